@@ -1,0 +1,214 @@
+/*
+ * host.c - the host table handed to plugins (PLUGIN-API.md), in contract
+ * order.  Each entry checks what a plugin can get wrong (the thread it is
+ * called from, a draining plugin, NULL callbacks) before the loop sees the
+ * call, so a misbehaving plugin gets an error and a log line, never a
+ * corrupted loop.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "log.h"
+#include "loop.h"
+#include "plugin.h"
+
+static struct loop *loop_of(loopd_plugin *p)
+{
+	return plugins_loop(p->reg);
+}
+
+/* 0 if p may call `what` now, else -EPERM or -ESHUTDOWN (logged). */
+static int gate(loopd_plugin *p, const char *what)
+{
+	if (!p)
+		return -EINVAL;
+	if (!loop_on_thread()) {
+		/* Not plugin_error: its counters belong to the loop thread. */
+		log_msg(LOGL_ERR, p->name,
+			"%s called from a thread other than the loop thread; refused",
+			what);
+		return -EPERM;
+	}
+	if (p->pstate != PLUGIN_ACTIVE && p->pstate != PLUGIN_LOADING) {
+		plugin_error(p,
+			     "%s called while the plugin is unloading; refused",
+			     what);
+		return -ESHUTDOWN;
+	}
+	return 0;
+}
+
+/* Logs a failed call so a plugin author sees it without checking. */
+static int64_t report(loopd_plugin *p, const char *what, int64_t r)
+{
+	if (r < 0 && r != -ENOENT && r != -EBUSY)
+		plugin_error(p, "%s failed: %s", what, strerror((int)-r));
+	return r;
+}
+
+static void host_log(loopd_plugin *p, int level, const char *fmt, ...)
+{
+	va_list ap;
+	if (level < LOOPD_LOG_ERR)
+		level = LOOPD_LOG_ERR;
+	if (level > LOOPD_LOG_DEBUG)
+		level = LOOPD_LOG_DEBUG;
+	va_start(ap, fmt);
+	log_vmsg(level, p ? p->name : "?", fmt, ap);
+	va_end(ap);
+}
+
+static const char *host_config(loopd_plugin *p, const char *key)
+{
+	/* Plugin sections come from the config file ([plugin.NAME]);
+	 * without --config there are none. */
+	if (gate(p, "config") < 0 || !key)
+		return NULL;
+	return plugin_config(p, key);
+}
+
+static uint64_t host_now(loopd_plugin *p)
+{
+	if (!p || !loop_on_thread()) {
+		if (p)
+			log_msg(LOGL_ERR, p->name,
+				"now called from a thread other than the loop thread");
+		return 0;
+	}
+	return loop_now(loop_of(p));
+}
+
+static loopd_id host_timer(loopd_plugin *p, uint64_t timeout_ms,
+			   uint64_t repeat_ms, loopd_cb cb, void *ud)
+{
+	int r = gate(p, "timer");
+	if (r < 0)
+		return r;
+	return report(p, "timer",
+		      loop_timer(loop_of(p), p, timeout_ms, repeat_ms, cb, ud));
+}
+
+static loopd_id host_immediate(loopd_plugin *p, loopd_cb cb, void *ud)
+{
+	int r = gate(p, "immediate");
+	if (r < 0)
+		return r;
+	return report(p, "immediate", loop_immediate(loop_of(p), p, cb, ud));
+}
+
+static loopd_id host_defer(loopd_plugin *p, loopd_cb cb, void *ud)
+{
+	int r = gate(p, "defer");
+	if (r < 0)
+		return r;
+	return report(p, "defer", loop_defer(loop_of(p), p, cb, ud));
+}
+
+static loopd_id host_watch(loopd_plugin *p, int fd, int events, loopd_io_cb cb,
+			   void *ud)
+{
+	int r = gate(p, "watch");
+	if (r < 0)
+		return r;
+	return report(p, "watch",
+		      loop_watch(loop_of(p), p, fd, events, cb, ud));
+}
+
+static loopd_id host_submit(loopd_plugin *p, loopd_work_fn work,
+			    loopd_done_fn done, void *ud)
+{
+	int r = gate(p, "submit");
+	if (r < 0)
+		return r;
+	return report(p, "submit", loop_submit(loop_of(p), p, work, done, ud));
+}
+
+/* cancel, close and ref stay allowed while draining: a plugin tidying up
+ * in its callbacks must be able to. */
+static int gate_thread(loopd_plugin *p, const char *what)
+{
+	int r = gate(p, what);
+	return r == -ESHUTDOWN ? 0 : r;
+}
+
+static int host_cancel(loopd_plugin *p, loopd_id job)
+{
+	int r = gate_thread(p, "cancel");
+	if (r < 0)
+		return r;
+	return (int)report(p, "cancel", loop_cancel(loop_of(p), p, job));
+}
+
+static int host_close(loopd_plugin *p, loopd_id h, loopd_cb on_close)
+{
+	int r = gate_thread(p, "close");
+	if (r < 0)
+		return r;
+	return (int)report(p, "close", loop_close(loop_of(p), p, h, on_close));
+}
+
+static int host_ref(loopd_plugin *p, loopd_id h, int ref)
+{
+	int r = gate_thread(p, "ref");
+	if (r < 0)
+		return r;
+	return (int)report(p, "ref", loop_ref(loop_of(p), p, h, ref));
+}
+
+static int host_post(loopd_plugin *p, loopd_cb cb, void *ud)
+{
+	if (!p)
+		return -EINVAL;
+	return loop_post(loop_of(p), p, cb, ud);
+}
+
+/* The job-kind entries arrive with the scheduler. */
+static int host_add_kind(loopd_plugin *p, const struct loopd_kind *kind)
+{
+	int r = gate(p, "add_kind");
+	return r < 0 ? r : -ENOSYS;
+}
+
+static const char *host_run_job(loopd_run *run)
+{
+	return NULL;
+}
+
+static int64_t host_run_id(loopd_run *run)
+{
+	return -ENOSYS;
+}
+
+static int host_finish(loopd_run *run, int status, const char *output,
+		       size_t len)
+{
+	return -ENOSYS;
+}
+
+static const struct loopd_api api = {
+	.size = sizeof(struct loopd_api),
+	.abi_major = LOOPD_ABI_MAJOR,
+	.abi_minor = LOOPD_ABI_MINOR,
+	.log = host_log,
+	.config = host_config,
+	.now = host_now,
+	.timer = host_timer,
+	.immediate = host_immediate,
+	.defer = host_defer,
+	.watch = host_watch,
+	.submit = host_submit,
+	.cancel = host_cancel,
+	.close = host_close,
+	.ref = host_ref,
+	.post = host_post,
+	.add_kind = host_add_kind,
+	.run_job = host_run_job,
+	.run_id = host_run_id,
+	.finish = host_finish,
+};
+
+const struct loopd_api *host_api(void)
+{
+	return &api;
+}

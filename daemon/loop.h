@@ -1,0 +1,121 @@
+/*
+ * loop.h - loopd's event loop: five phases in the Node.js order, handles,
+ * reference counting and loop metrics.  See loop.c for the phase list.
+ *
+ * Handles are named by loopd_id (the plugin API's ids).  Every handle has
+ * an owner: a plugin, or NULL for the daemon itself.  All functions are
+ * for the loop thread except loop_post() and loop_on_thread().
+ */
+#ifndef LOOPD_LOOP_H
+#define LOOPD_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "loopd/plugin.h"
+
+struct loop;
+struct pool;
+struct event_base;
+
+enum loop_phase {
+	PHASE_TIMERS,
+	PHASE_PENDING,
+	PHASE_POLL,
+	PHASE_CHECK,
+	PHASE_CLOSE,
+	PHASE_COUNT
+};
+extern const char *const loop_phase_names[PHASE_COUNT];
+
+/* Per-owner accounting, embedded in each plugin (and one for the daemon). */
+struct loop_account {
+	uint64_t handles;     /* live handles */
+	uint64_t inflight;    /* submitted jobs whose done has not run */
+	uint64_t callbacks;   /* callbacks run */
+	uint64_t total_ns;    /* time spent in them */
+	uint64_t max_ns;      /* the slowest one */
+	const char *max_what; /* its kind: "timer", "io", ... (static) */
+};
+
+struct loop_stats {
+	uint64_t iterations;
+	uint64_t events; /* callbacks run, all phases */
+	uint64_t uptime_ns, idle_ns;
+	double utilization; /* 1 - idle / uptime */
+	uint64_t phase_callbacks[PHASE_COUNT];
+	uint64_t phase_ns[PHASE_COUNT];
+	/* Timer lateness (fire time - due time), in microseconds. */
+	uint64_t lag_p50_us, lag_p99_us, lag_max_us;
+	uint64_t slowest_ns;
+	const char *slowest_what; /* static */
+	char slowest_owner[40];   /* plugin name or "loopd" */
+	uint64_t timers, handles;
+};
+
+/* Owner hooks: loop.c needs a plugin's accounting and name; plugin.c
+ * provides them.  NULL owners are the daemon's own handles. */
+struct loop_account *loop_owner_account(loopd_plugin *owner);
+const char *loop_owner_name(loopd_plugin *owner);
+/* Called when owner's last handle is freed and no job of its is in
+ * flight. */
+void loop_owner_released(struct loop *l, loopd_plugin *owner);
+
+/* threads: the worker pool size (>= 1).  0 or -errno. */
+int loop_new(struct loop **out, unsigned threads);
+/* After loop_run has returned; frees remaining handles without callbacks. */
+void loop_free(struct loop *l);
+
+/* Runs iterations until nothing referenced is left or loop_stop is
+ * called.  Returns 0 when the loop emptied, 1 when it was stopped. */
+int loop_run(struct loop *l);
+/* Makes loop_run return after the current iteration. */
+void loop_stop(struct loop *l);
+/* Whether anything referenced is left. */
+bool loop_alive(const struct loop *l);
+
+/* The cached monotonic time, ms. */
+uint64_t loop_now(const struct loop *l);
+/* Reads the clock into the cache; returns the new time, ms. */
+uint64_t loop_update_time(struct loop *l);
+/* Whether the caller runs on the loop thread. */
+bool loop_on_thread(void);
+
+struct event_base *loop_base(struct loop *l);
+struct pool *loop_pool(struct loop *l);
+
+/* Handles.  Return an id > 0, or -errno. */
+loopd_id loop_timer(struct loop *l, loopd_plugin *owner, uint64_t timeout_ms,
+		    uint64_t repeat_ms, loopd_cb cb, void *ud);
+loopd_id loop_immediate(struct loop *l, loopd_plugin *owner, loopd_cb cb,
+			void *ud);
+loopd_id loop_defer(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud);
+loopd_id loop_watch(struct loop *l, loopd_plugin *owner, int fd, int events,
+		    loopd_io_cb cb, void *ud);
+loopd_id loop_submit(struct loop *l, loopd_plugin *owner, loopd_work_fn work,
+		     loopd_done_fn done, void *ud);
+/* Store-lane work for the daemon's store; same contract as loop_submit. */
+loopd_id loop_submit_store(struct loop *l, loopd_work_fn work,
+			   loopd_done_fn done, void *ud);
+/* 0, -EBUSY (started or finished), -ENOENT (unknown or not owner's). */
+int loop_cancel(struct loop *l, loopd_plugin *owner, loopd_id job);
+/* 0, -ENOENT (fired one-shot, closed, unknown, not owner's), -EINVAL (a
+ * job: use cancel). */
+int loop_close(struct loop *l, loopd_plugin *owner, loopd_id h,
+	       loopd_cb on_close);
+int loop_ref(struct loop *l, loopd_plugin *owner, loopd_id h, int ref);
+/* Any thread: cb(owner, ud) on the loop thread, in the poll phase. */
+int loop_post(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud);
+
+/*
+ * Draining a plugin (PLUGIN-API rule 4): closes its timers, immediates,
+ * defers and watches without their on_close, cancels its queued jobs
+ * (their done runs later with -ECANCELED).  Its running jobs stay in
+ * flight: the caller waits for owner's account.inflight to reach 0.
+ */
+void loop_drain_owner(struct loop *l, loopd_plugin *owner);
+
+void loop_stats(struct loop *l, struct loop_stats *out);
+
+#endif

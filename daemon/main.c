@@ -1,0 +1,308 @@
+/*
+ * main.c - loopd's command line, and the order of start and stop
+ * (ARCHITECTURE.md "Startup and shutdown").
+ *
+ * The options are one table: getopt_long's array and --help are both made
+ * from it, so --help cannot drift from what is parsed.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "plugin.h"
+
+#define EXIT_LOCKED 75
+#define MAX_PLUGINS 64
+
+struct options {
+	bool no_socket;
+	const char *state_dir;
+	const char *plugin_dir;
+	const char *plugins[MAX_PLUGINS];
+	int nplugins;
+	unsigned threads;
+	int log_level;
+	bool log_json;
+};
+
+enum {
+	OPT_NO_SOCKET = 256,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_VERSION
+};
+
+static const struct opt_entry {
+	const char *name;
+	int val;
+	int has_arg;
+	const char *arg, *help;
+} opt_table[] = {
+	{ "no-socket", OPT_NO_SOCKET, no_argument, NULL,
+	  "no control socket: exit when no referenced handle, job or request "
+	  "is left" },
+	{ "state-dir", 'S', required_argument, "DIR",
+	  "state directory (instance lock; default $XDG_STATE_HOME/loopd, "
+	  "or /var/lib/loopd as root)" },
+	{ "plugin-dir", 'P', required_argument, "DIR",
+	  "where plugins are looked up (default " LOOPD_DEFAULT_PLUGIN_DIR
+	  ")" },
+	{ "plugin", 'p', required_argument, "NAME",
+	  "load only this plugin, a NAME in the plugin dir or a path "
+	  "(repeatable; default every *.so in the plugin dir)" },
+	{ "threads", 't', required_argument, "N",
+	  "worker pool size (default 4)" },
+	{ "log-level", OPT_LOG_LEVEL, required_argument, "LEVEL",
+	  "err, warn, info (default) or debug" },
+	{ "log-format", OPT_LOG_FORMAT, required_argument, "FMT",
+	  "text (default) or json: one JSON object per line" },
+	{ "version", OPT_VERSION, no_argument, NULL,
+	  "print the version and exit" },
+	{ "help", 'h', no_argument, NULL, "print this help and exit" },
+};
+#define NOPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: loopd [OPTION]...\n"
+		   "Run the loopd task scheduler in the foreground.\n\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt_entry *o = &opt_table[i];
+		char left[40];
+		snprintf(left, sizeof(left), "%c%c%s--%s%s%s",
+			 o->val < 256 ? '-' : ' ', o->val < 256 ? o->val : ' ',
+			 o->val < 256 ? ", " : "  ", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "  %-26s %s\n", left, o->help);
+	}
+	fprintf(f,
+		"\nThe control socket is not built yet: run with --no-socket.\n"
+		"Exit status: 0 after a clean stop, 1 on a start failure,\n"
+		"75 when another instance holds the state directory's lock.\n");
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max || *s == '-')
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+__attribute__((format(printf, 1, 2))) _Noreturn static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "loopd: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry 'loopd --help'.\n");
+	va_end(ap);
+	exit(1);
+}
+
+static void set_option(struct options *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_NO_SOCKET: o->no_socket = true; break;
+	case 'S': o->state_dir = arg; break;
+	case 'P': o->plugin_dir = arg; break;
+	case 'p':
+		if (o->nplugins == MAX_PLUGINS)
+			usage_error("at most %d --plugin options", MAX_PLUGINS);
+		o->plugins[o->nplugins++] = arg;
+		break;
+	case 't':
+		if (parse_uint(arg, 1, 1024, &o->threads) < 0)
+			usage_error(
+				"--threads: '%s' is not a number from 1 to 1024",
+				arg);
+		break;
+	case OPT_LOG_LEVEL:
+		if ((o->log_level = log_level_parse(arg)) < 0)
+			usage_error(
+				"--log-level: '%s' is not err, warn, info or debug",
+				arg);
+		break;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "json") && strcmp(arg, "text"))
+			usage_error("--log-format: '%s' is not text or json",
+				    arg);
+		o->log_json = strcmp(arg, "json") == 0;
+		break;
+	case OPT_VERSION: printf("loopd %s\n", LOOPD_VERSION); exit(0);
+	case 'h': usage(stdout); exit(0);
+	default: usage_error("invalid option");
+	}
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	struct option longopts[NOPTS + 1];
+	char shortopts[64], *s = shortopts;
+	for (size_t i = 0; i < NOPTS; i++) {
+		longopts[i] = (struct option){ opt_table[i].name,
+					       opt_table[i].has_arg, NULL,
+					       opt_table[i].val };
+		if (opt_table[i].val < 256) {
+			*s++ = (char)opt_table[i].val;
+			if (opt_table[i].has_arg)
+				*s++ = ':';
+		}
+	}
+	*s = 0;
+	memset(&longopts[NOPTS], 0, sizeof(longopts[NOPTS]));
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		set_option(o, c, optarg);
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* $XDG_STATE_HOME/loopd, ~/.local/state/loopd, or /var/lib/loopd as root. */
+static char *default_state_dir(void)
+{
+	char *p = NULL;
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	if (geteuid() == 0)
+		p = strdup("/var/lib/loopd");
+	else if (xdg && *xdg == '/')
+		(void)!asprintf(&p, "%s/loopd", xdg);
+	else if (home && *home)
+		(void)!asprintf(&p, "%s/.local/state/loopd", home);
+	return p;
+}
+
+/* mkdir -p with mode 0700 for the parts it creates. */
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		if (!(*s = c))
+			break;
+	}
+	return 0;
+}
+
+/* Takes the instance lock DIR/loopd.lock; exits 75 if another holds it. */
+static int take_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/loopd.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fatal("cannot open the lock file %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			log_msg(LOGL_ERR, NULL,
+				"another loopd holds %s; stop it or use another "
+				"--state-dir",
+				path);
+			exit(EXIT_LOCKED);
+		}
+		fatal("cannot lock %s", path);
+	}
+	return fd;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *l = arg;
+	log_info("%s received, stopping", strsignal((int)sig));
+	loop_stop(l);
+}
+
+static int load_plugins(struct plugins *reg, const struct options *o)
+{
+	char err[600];
+	if (o->nplugins == 0) {
+		int r = plugins_load_dir(reg);
+		if (r < 0)
+			log_msg(LOGL_WARN, NULL, "plugin directory %s: %s",
+				o->plugin_dir, strerror(-r));
+		return 0;
+	}
+	for (int i = 0; i < o->nplugins; i++) {
+		if (plugins_load(reg, o->plugins[i], NULL, err, sizeof(err)) <
+		    0) {
+			log_msg(LOGL_ERR, NULL, "%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .threads = 4,
+			     .log_level = LOGL_INFO,
+			     .plugin_dir = LOOPD_DEFAULT_PLUGIN_DIR };
+	parse_args(argc, argv, &o);
+	log_init(o.log_level, o.log_json);
+	if (!o.no_socket)
+		fatalx("the control socket is not built yet; run with --no-socket");
+
+	char *state_dir =
+		o.state_dir ? strdup(o.state_dir) : default_state_dir();
+	if (!state_dir)
+		fatalx("no state directory: set --state-dir or HOME");
+	int r = make_dirs(state_dir);
+	if (r < 0)
+		fatalx("cannot create the state directory %s: %s", state_dir,
+		       strerror(-r));
+	int lock_fd = take_lock(state_dir);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct loop *l;
+	struct plugins *reg;
+	if ((r = loop_new(&l, o.threads)) < 0)
+		fatalx("cannot start the event loop: %s", strerror(-r));
+	if ((r = plugins_new(&reg, l, o.plugin_dir)) < 0)
+		fatalx("out of memory");
+	struct event *sigs[] = {
+		evsignal_new(loop_base(l), SIGINT, on_signal, l),
+		evsignal_new(loop_base(l), SIGTERM, on_signal, l),
+	};
+	for (size_t i = 0; i < 2; i++)
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0)
+			fatalx("cannot install signal handlers");
+
+	int status = load_plugins(reg, &o) < 0 ? 1 : 0;
+	if (status == 0) {
+		log_info("loopd %s running (pid %d)", LOOPD_VERSION,
+			 (int)getpid());
+		loop_run(l);
+	}
+	plugins_stop_all(reg);
+	for (size_t i = 0; i < 2; i++)
+		event_free(sigs[i]);
+	plugins_free(reg);
+	loop_free(l);
+	close(lock_fd);
+	free(state_dir);
+	log_info("stopped");
+	return status;
+}

@@ -1,0 +1,357 @@
+/*
+ * plugin.c - plugins: dlopen, the descriptor checks of PLUGIN-API.md,
+ * init with rollback, per-plugin accounting, draining and unload.
+ *
+ * A plugin's code may still be needed after it is told to stop: the done
+ * callbacks of its cancelled jobs and the jobs still running are its code.
+ * So a plugin is finished (shutdown, dlclose) only once its account shows
+ * no live handle and no job in flight; loop.c calls loop_owner_released()
+ * when that happens and the plugin is retired in the next pending phase.
+ */
+#include "plugin.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct plugins {
+	struct loop *loop;
+	char *dir;
+	loopd_plugin *head; /* newest first, so stopping walks in reverse */
+	plugins_config_fn config;
+	void *config_ctx;
+};
+
+int plugins_new(struct plugins **out, struct loop *l, const char *dir)
+{
+	struct plugins *reg = calloc(1, sizeof(*reg));
+	if (!reg || !(reg->dir = strdup(dir))) {
+		free(reg);
+		return -ENOMEM;
+	}
+	reg->loop = l;
+	*out = reg;
+	return 0;
+}
+
+struct loop *plugins_loop(struct plugins *reg)
+{
+	return reg->loop;
+}
+
+void plugins_set_config(struct plugins *reg, plugins_config_fn lookup,
+			void *ctx)
+{
+	reg->config = lookup;
+	reg->config_ctx = ctx;
+}
+
+const char *plugin_config(loopd_plugin *p, const char *key)
+{
+	char section[48];
+	if (!p->reg->config)
+		return NULL;
+	snprintf(section, sizeof(section), "plugin.%s", p->name);
+	return p->reg->config(p->reg->config_ctx, section, key);
+}
+
+struct loop_account *loop_owner_account(loopd_plugin *owner)
+{
+	return &owner->acct;
+}
+
+const char *loop_owner_name(loopd_plugin *owner)
+{
+	return owner->name;
+}
+
+void plugin_error(loopd_plugin *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->last_error, sizeof(p->last_error), fmt, ap);
+	va_end(ap);
+	p->errors++;
+	log_msg(LOGL_WARN, p->name, "%s", p->last_error);
+}
+
+static bool valid_name(const char *name)
+{
+	size_t n = 0;
+	if (!name)
+		return false;
+	for (; name[n]; n++) {
+		char c = name[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_') ||
+		    n >= 32)
+			return false;
+	}
+	return n > 0;
+}
+
+static loopd_plugin *find_loaded(struct plugins *reg, const char *name)
+{
+	for (loopd_plugin *p = reg->head; p; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* Checks the descriptor; on refusal writes the reason to err. */
+static int check_desc(struct plugins *reg, const struct loopd_plugin_desc *d,
+		      char *err, size_t errlen)
+{
+	if (!d)
+		return snprintf(err, errlen, "loopd_plugin_v1() returned NULL"),
+		       -EINVAL;
+	if (d->magic != LOOPD_PLUGIN_MAGIC)
+		return snprintf(err, errlen,
+				"bad magic 0x%08x (expected 0x%08x)", d->magic,
+				LOOPD_PLUGIN_MAGIC),
+		       -EINVAL;
+	if (d->abi_major != LOOPD_ABI_MAJOR)
+		return snprintf(
+			       err, errlen,
+			       "built for plugin ABI %u.%u, this loopd speaks %u.%u",
+			       d->abi_major, d->abi_minor, LOOPD_ABI_MAJOR,
+			       LOOPD_ABI_MINOR),
+		       -EPROTO;
+	if (d->abi_minor > LOOPD_ABI_MINOR)
+		return snprintf(
+			       err, errlen,
+			       "needs plugin ABI %u.%u, newer than this loopd's %u.%u",
+			       d->abi_major, d->abi_minor, LOOPD_ABI_MAJOR,
+			       LOOPD_ABI_MINOR),
+		       -EPROTO;
+	if (d->size < sizeof(*d))
+		return snprintf(err, errlen,
+				"descriptor size %u is short (%zu)", d->size,
+				sizeof(*d)),
+		       -EINVAL;
+	if (!valid_name(d->name))
+		return snprintf(err, errlen,
+				"bad plugin name (must match [a-z0-9_]{1,32})"),
+		       -EINVAL;
+	if (find_loaded(reg, d->name))
+		return snprintf(err, errlen,
+				"a plugin named '%s' is already loaded",
+				d->name),
+		       -EEXIST;
+	if (!d->init)
+		return snprintf(err, errlen, "descriptor has no init"), -EINVAL;
+	return 0;
+}
+
+static char *resolve(struct plugins *reg, const char *what)
+{
+	char *path;
+	if (strchr(what, '/'))
+		return strdup(what);
+	if (asprintf(&path, "%s/%s.so", reg->dir, what) < 0)
+		return NULL;
+	return path;
+}
+
+/* Opens the file and returns its checked descriptor. */
+static int open_plugin(struct plugins *reg, const char *path, void **dl,
+		       const struct loopd_plugin_desc **desc, char *err,
+		       size_t errlen)
+{
+	*dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*dl)
+		return snprintf(err, errlen, "%s", dlerror()), -ENOENT;
+	const struct loopd_plugin_desc *(*entry)(void);
+	*(void **)&entry = dlsym(*dl, "loopd_plugin_v1");
+	if (!entry) {
+		dlclose(*dl);
+		return snprintf(
+			       err, errlen,
+			       "not a loopd plugin: no loopd_plugin_v1 symbol"),
+		       -ENOEXEC;
+	}
+	*desc = entry();
+	int r = check_desc(reg, *desc, err, errlen);
+	if (r < 0)
+		dlclose(*dl);
+	return r;
+}
+
+static void unlink_plugin(struct plugins *reg, loopd_plugin *p)
+{
+	for (loopd_plugin **pp = &reg->head; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+/* Calls shutdown if init had succeeded, unloads the code, frees p. */
+static void retire(loopd_plugin *p)
+{
+	bool was_up =
+		p->pstate == PLUGIN_DRAINING || p->pstate == PLUGIN_STOPPING;
+	unlink_plugin(p->reg, p);
+	if (was_up && p->desc->shutdown)
+		p->desc->shutdown(p, p->state);
+	log_msg(LOGL_INFO, p->name, "unloaded");
+#ifndef LOOPD_ASAN
+	/* Under ASan the code stays mapped so leak reports can name it. */
+	dlclose(p->dl);
+#endif
+	free(p->path);
+	free(p);
+}
+
+static bool idle(const loopd_plugin *p)
+{
+	return p->acct.handles == 0 && p->acct.inflight == 0;
+}
+
+static void retire_cb(loopd_plugin *unused, void *ud)
+{
+	loopd_plugin *p = ud;
+	if (idle(p))
+		retire(p);
+}
+
+void loop_owner_released(struct loop *l, loopd_plugin *owner)
+{
+	if (owner->pstate == PLUGIN_DRAINING || owner->pstate == PLUGIN_FAILED)
+		loop_defer(l, NULL, retire_cb, owner);
+}
+
+/* Starts undoing everything p registered. */
+static void drain(loopd_plugin *p)
+{
+	loop_drain_owner(p->reg->loop, p);
+	if (idle(p))
+		loop_defer(p->reg->loop, NULL, retire_cb, p);
+}
+
+static int init_plugin(struct plugins *reg, loopd_plugin *p, char *err,
+		       size_t errlen)
+{
+	loop_update_time(reg->loop);
+	int r = p->desc->init(p, host_api(), &p->state);
+	if (r == 0) {
+		p->pstate = PLUGIN_ACTIVE;
+		return 0;
+	}
+	snprintf(err, errlen, "init failed (returned %d)", r);
+	p->pstate = PLUGIN_FAILED;
+	drain(p);
+	return r < 0 ? r : -ECANCELED;
+}
+
+int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
+		 char *err, size_t errlen)
+{
+	char reason[400] = "";
+	char *path = resolve(reg, what);
+	void *dl;
+	const struct loopd_plugin_desc *desc;
+	if (!path)
+		return -ENOMEM;
+	int r = open_plugin(reg, path, &dl, &desc, reason, sizeof(reason));
+	loopd_plugin *p = r < 0 ? NULL : calloc(1, sizeof(*p));
+	if (r == 0 && !p) {
+		dlclose(dl);
+		r = -ENOMEM;
+		snprintf(reason, sizeof(reason), "out of memory");
+	}
+	if (r == 0) {
+		snprintf(p->name, sizeof(p->name), "%s", desc->name);
+		p->path = path;
+		p->dl = dl;
+		p->desc = desc;
+		p->reg = reg;
+		p->next = reg->head;
+		reg->head = p;
+		r = init_plugin(reg, p, reason, sizeof(reason));
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "plugin %s refused: %s", path, reason);
+		if (!p)
+			free(path);
+		return r;
+	}
+	log_msg(LOGL_INFO, p->name, "loaded %s %s from %s",
+		desc->version ? desc->version : "?", p->name, path);
+	if (out)
+		*out = p;
+	return 0;
+}
+
+static int so_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return n > 3 && strcmp(d->d_name + n - 3, ".so") == 0;
+}
+
+int plugins_load_dir(struct plugins *reg)
+{
+	struct dirent **names;
+	int n = scandir(reg->dir, &names, so_filter, alphasort);
+	if (n < 0)
+		return -errno;
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		char path[4096], err[600];
+		snprintf(path, sizeof(path), "%s/%s", reg->dir,
+			 names[i]->d_name);
+		if (plugins_load(reg, path, NULL, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			failed++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return failed;
+}
+
+static bool all_idle(const struct plugins *reg)
+{
+	for (const loopd_plugin *p = reg->head; p; p = p->next)
+		if (!idle(p))
+			return false;
+	return true;
+}
+
+void plugins_stop_all(struct plugins *reg)
+{
+	for (loopd_plugin *p = reg->head; p; p = p->next) {
+		if (p->pstate == PLUGIN_ACTIVE || p->pstate == PLUGIN_LOADING) {
+			p->pstate = PLUGIN_STOPPING;
+			loop_drain_owner(reg->loop, p);
+		}
+	}
+	/* Run until every cancelled job's done and every close callback has
+	 * run; plugins that were already unloading retire on their own. */
+	while (!all_idle(reg) && loop_alive(reg->loop))
+		loop_run(reg->loop);
+	/* head is the newest: shut down in reverse load order. */
+	while (reg->head) {
+		loopd_plugin *p = reg->head;
+		if (!idle(p))
+			log_msg(LOGL_WARN, p->name,
+				"%llu handles and %llu jobs still in flight at exit",
+				(unsigned long long)p->acct.handles,
+				(unsigned long long)p->acct.inflight);
+		retire(p);
+	}
+}
+
+void plugins_free(struct plugins *reg)
+{
+	if (!reg)
+		return;
+	free(reg->dir);
+	free(reg);
+}

@@ -1,0 +1,76 @@
+/*
+ * plugin.h (internal) - loading, checking, draining and unloading plugins.
+ * The public contract a plugin sees is include/loopd/plugin.h; this is the
+ * daemon's side of it.
+ */
+#ifndef LOOPD_PLUGIN_INTERNAL_H
+#define LOOPD_PLUGIN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loop.h"
+#include "loopd/plugin.h"
+
+enum plugin_state {
+	PLUGIN_LOADING, /* in init */
+	PLUGIN_ACTIVE,
+	PLUGIN_DRAINING, /* unloading: waiting for its handles and jobs */
+	PLUGIN_FAILED,   /* init failed: undoing what it registered */
+	PLUGIN_STOPPING, /* daemon stop: drained, shut down in reverse order */
+};
+
+struct plugins;
+
+struct loopd_plugin {
+	char name[33];
+	char *path; /* owned */
+	void *dl;
+	const struct loopd_plugin_desc *desc;
+	void *state; /* what init returned through its state pointer */
+	enum plugin_state pstate;
+	struct plugins *reg;
+	struct loop_account acct;
+	uint64_t errors; /* host calls refused */
+	char last_error[200];
+	struct loopd_plugin *next;
+};
+
+/* The plugin directory dir is copied.  0 or -errno. */
+int plugins_new(struct plugins **out, struct loop *l, const char *dir);
+/* After plugins_stop_all. */
+void plugins_free(struct plugins *reg);
+
+/*
+ * Loads one plugin: a path (containing '/') or a NAME looked up as
+ * DIR/NAME.so.  On refusal returns -errno with a message naming the file
+ * and the reason in err; anything init registered is being undone.
+ */
+int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
+		 char *err, size_t errlen);
+/* Loads every *.so in the plugin directory, in name order; failures are
+ * logged and skipped.  Returns how many failed, or -errno if the directory
+ * cannot be read. */
+int plugins_load_dir(struct plugins *reg);
+/* Stops every plugin in reverse load order: drains them, runs the loop
+ * until their work is done, calls each shutdown, unloads them. */
+void plugins_stop_all(struct plugins *reg);
+
+struct loop *plugins_loop(struct plugins *reg);
+
+/* Where plugin configuration comes from: lookup(ctx, "plugin.NAME", key)
+ * returns a borrowed value or NULL.  Without one, every key is unset. */
+typedef const char *(*plugins_config_fn)(void *ctx, const char *section,
+					 const char *key);
+void plugins_set_config(struct plugins *reg, plugins_config_fn lookup,
+			void *ctx);
+/* The value of key in p's config section, or NULL (borrowed). */
+const char *plugin_config(loopd_plugin *p, const char *key);
+/* Records and logs a refused host call. */
+void plugin_error(loopd_plugin *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The host table handed to every plugin's init (host.c). */
+const struct loopd_api *host_api(void);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * pool.h - the worker pool: threads that run blocking work, and the lane
+ * that serializes the store's work.
+ *
+ * Work items are intrusive (struct pool_work embedded in the caller's
+ * struct).  pool_submit queues an item; a worker runs work(); the item then
+ * goes on the done list and the pool's eventfd becomes readable (written
+ * only on the empty-to-non-empty change).  The loop thread calls
+ * pool_deliver() from the poll phase, which calls each done() on the loop
+ * thread.  Cancelled items reach done() through the same path, with status
+ * -ECANCELED.
+ *
+ * The store lane is one extra thread with its own queue, so that a pool
+ * full of long plugin work never delays a database write.
+ */
+#ifndef LOOPD_POOL_H
+#define LOOPD_POOL_H
+
+#include <stdint.h>
+
+struct pool;
+struct pool_work;
+
+/* Worker thread.  Returns the status handed to done. */
+typedef int (*pool_work_fn)(struct pool_work *w);
+/* Loop thread, from pool_deliver.  The item is the caller's again. */
+typedef void (*pool_done_fn)(struct pool_work *w, int status);
+
+enum pool_lane { POOL_LANE_WORK = 0, POOL_LANE_STORE = 1 };
+
+struct pool_work {
+	pool_work_fn work;
+	pool_done_fn done;
+	/* Private to the pool below this line. */
+	struct pool_work *prev, *next;
+	int state;
+	int status;
+	uint8_t lane;
+	uint64_t queued_ns, started_ns;
+};
+
+struct pool_stats {
+	unsigned threads, busy;
+	uint64_t queued, completed, cancelled;
+	/* Wait (queued to started) and run (started to finished) times, ns. */
+	uint64_t wait_p50_ns, wait_p99_ns, run_p50_ns, run_p99_ns;
+};
+
+/* nthreads work threads plus one store-lane thread.  0 or -errno. */
+int pool_new(struct pool **out, unsigned nthreads);
+/* Joins every thread.  Items still queued are not run: call
+ * pool_cancel_all and pool_deliver first if their done must run. */
+void pool_free(struct pool *p);
+/* The eventfd to watch for readability; pool_deliver drains it. */
+int pool_fd(const struct pool *p);
+
+/* Loop thread.  w->work and w->done must be set.  0 or -errno. */
+int pool_submit(struct pool *p, struct pool_work *w, enum pool_lane lane);
+/* Loop thread.  0: w was queued and its done will get -ECANCELED;
+ * -EBUSY: it started or finished. */
+int pool_cancel(struct pool *p, struct pool_work *w);
+/* Loop thread.  Cancels every queued item; returns how many. */
+unsigned pool_cancel_all(struct pool *p);
+/* Loop thread.  Runs done() for every finished item; returns how many. */
+unsigned pool_deliver(struct pool *p);
+/* Items submitted whose done has not run yet (keeps the loop alive). */
+uint64_t pool_inflight(const struct pool *p);
+void pool_stats(struct pool *p, struct pool_stats *out);
+
+#endif
