@@ -1,0 +1,1 @@
+loopd_unit_test(test_timer test_timer.c)
