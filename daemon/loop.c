@@ -683,12 +683,13 @@ static void on_poll_timeout(evutil_socket_t fd, short what, void *arg)
 	/* Nothing to do: its firing ends the poll. */
 }
 
-/* ns until the next timer, 0 when callbacks are already queued, or
- * UINT64_MAX for no limit. */
+/* ns until the next timer, 0 when callbacks are already queued or the
+ * loop is no longer alive, or UINT64_MAX for no limit. */
 static uint64_t poll_timeout_ns(const struct loop *l)
 {
+	/* Nothing left to wait for: this is the last iteration. */
 	if (!q_empty(&l->immediates) || !q_empty(&l->defers) ||
-	    l->closing.len || l->stop)
+	    l->closing.len || l->stop || !loop_alive(l))
 		return 0;
 	const struct timer_node *n = timer_queue_peek(&l->timers);
 	if (!n)
@@ -704,11 +705,9 @@ static void run_poll(struct loop *l)
 	if (timeout == 0) {
 		flags = EVLOOP_NONBLOCK;
 	} else if (timeout != UINT64_MAX) {
-		struct timeval tv = {
-			.tv_sec = (time_t)(timeout / 1000000000u),
-			.tv_usec = (suseconds_t)((timeout % 1000000000u + 999) /
-						 1000),
-		};
+		uint64_t us = (timeout + 999) / 1000; /* never wake early */
+		struct timeval tv = { .tv_sec = (time_t)(us / 1000000u),
+				      .tv_usec = (suseconds_t)(us % 1000000u) };
 		event_add(l->poll_timeout, &tv);
 	}
 	uint64_t t0 = mono_ns();

@@ -57,8 +57,8 @@ static const struct opt_entry {
 	  "state directory (instance lock; default $XDG_STATE_HOME/loopd, "
 	  "or /var/lib/loopd as root)" },
 	{ "plugin-dir", 'P', required_argument, "DIR",
-	  "where plugins are looked up (default " LOOPD_DEFAULT_PLUGIN_DIR
-	  ")" },
+	  "where plugins are looked up (default PREFIX/" LOOPD_PLUGIN_RELDIR
+	  " beside the installed loopd)" },
 	{ "plugin", 'p', required_argument, "NAME",
 	  "load only this plugin, a NAME in the plugin dir or a path "
 	  "(repeatable; default every *.so in the plugin dir)" },
@@ -174,6 +174,27 @@ static void parse_args(int argc, char **argv, struct options *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 }
 
+/*
+ * The installed plugin directory, found from where this binary is, so a
+ * tree installed with `cmake --install --prefix P` anywhere is right:
+ * P/bin/loopd -> P/lib/loopd/plugins.
+ */
+static char *default_plugin_dir(void)
+{
+	char exe[PATH_MAX], *p = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0; /* the bin directory */
+	if (asprintf(&p, "%s/../%s", exe, LOOPD_PLUGIN_RELDIR) < 0)
+		return NULL;
+	return p;
+}
+
 /* $XDG_STATE_HOME/loopd, ~/.local/state/loopd, or /var/lib/loopd as root. */
 static char *default_state_dir(void)
 {
@@ -257,10 +278,13 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .threads = 4,
-			     .log_level = LOGL_INFO,
-			     .plugin_dir = LOOPD_DEFAULT_PLUGIN_DIR };
+	struct options o = { .threads = 4, .log_level = LOGL_INFO };
 	parse_args(argc, argv, &o);
+	char *plugin_dir =
+		o.plugin_dir ? strdup(o.plugin_dir) : default_plugin_dir();
+	if (!plugin_dir)
+		fatalx("cannot find the plugin directory; use --plugin-dir");
+	o.plugin_dir = plugin_dir;
 	log_init(o.log_level, o.log_json);
 	if (!o.no_socket)
 		fatalx("the control socket is not built yet; run with --no-socket");
@@ -303,6 +327,7 @@ int main(int argc, char **argv)
 	loop_free(l);
 	close(lock_fd);
 	free(state_dir);
+	free(plugin_dir);
 	log_info("stopped");
 	return status;
 }
