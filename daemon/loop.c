@@ -44,6 +44,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "slab.h"
 #include "timer.h"
 
 #define container_of(p, type, member) \
@@ -120,8 +121,12 @@ struct post {
 	void *ud;
 };
 
-/* id -> handle, open addressing with linear probing keyed by the id's
- * sequence.  Ids are allocated in order, so the table is nearly perfect. */
+/*
+ * id -> handle: open addressing with Robin Hood linear probing, keyed by
+ * the id's sequence.  Ids are allocated in order, so nearly every handle
+ * sits in its home slot, and deletion stops at the first entry that is
+ * home: plain linear probing would scan the whole run of live handles.
+ */
 struct htable {
 	struct handle **slot;
 	size_t cap, len;
@@ -137,7 +142,8 @@ struct loop {
 	struct event *poll_timeout, *pool_ev, *post_ev;
 	struct pool *pool;
 
-	uint64_t now_ms, now_ns, start_ns;
+	uint64_t now_ms, now_ns, start_ns, last_poll_ns;
+	uint64_t nwatch; /* active fd watches */
 	uint64_t next_seq;
 	uint64_t active_refs;
 	enum loop_phase phase;
@@ -147,6 +153,7 @@ struct loop {
 	struct qnode immediates, defers;
 	struct hvec closing, closing_run;
 	struct htable table;
+	struct slab slabs[H_WORK + 1]; /* handle memory, by type */
 
 	pthread_mutex_t post_lock;
 	struct post *post_head, **post_tail;
@@ -204,23 +211,43 @@ static size_t ht_index(const struct htable *t, loopd_id id)
 	return (size_t)ID_SEQ(id) & (t->cap - 1);
 }
 
+/* How far slot i is from the home of the handle in it. */
+static size_t ht_dist(const struct htable *t, size_t i)
+{
+	return (i - ht_index(t, t->slot[i]->id)) & (t->cap - 1);
+}
+
 static struct handle *ht_get(const struct htable *t, loopd_id id)
 {
-	if (id <= 0 || t->cap == 0)
+	if (id <= 0)
 		return NULL;
-	for (size_t i = ht_index(t, id);; i = (i + 1) & (t->cap - 1)) {
+	size_t i = ht_index(t, id);
+	for (size_t d = 0;; d++, i = (i + 1) & (t->cap - 1)) {
 		struct handle *h = t->slot[i];
-		if (!h || h->id == id)
+		if (!h || ht_dist(t, i) < d)
+			return NULL; /* Robin Hood: it would have been here */
+		if (h->id == id)
 			return h;
 	}
 }
 
+/* Places h, displacing entries closer to their home than h would be. */
 static void ht_put_slot(struct htable *t, struct handle *h)
 {
 	size_t i = ht_index(t, h->id);
-	while (t->slot[i])
-		i = (i + 1) & (t->cap - 1);
-	t->slot[i] = h;
+	for (size_t d = 0;; d++, i = (i + 1) & (t->cap - 1)) {
+		if (!t->slot[i]) {
+			t->slot[i] = h;
+			return;
+		}
+		size_t dh = ht_dist(t, i);
+		if (dh < d) {
+			struct handle *evicted = t->slot[i];
+			t->slot[i] = h;
+			h = evicted;
+			d = dh;
+		}
+	}
 }
 
 static int ht_grow(struct htable *t)
@@ -251,25 +278,17 @@ static int ht_put(struct htable *t, struct handle *h)
 	return 0;
 }
 
-/* Removes h, shifting later entries of its probe run back (no tombstones). */
+/* Removes h and shifts the entries after it back until one is home. */
 static void ht_del(struct htable *t, struct handle *h)
 {
 	size_t mask = t->cap - 1, i = ht_index(t, h->id);
 	while (t->slot[i] != h)
 		i = (i + 1) & mask;
+	for (size_t j = (i + 1) & mask; t->slot[j] && ht_dist(t, j) > 0;
+	     i = j, j = (j + 1) & mask)
+		t->slot[i] = t->slot[j];
 	t->slot[i] = NULL;
 	t->len--;
-	for (size_t j = (i + 1) & mask; t->slot[j]; j = (j + 1) & mask) {
-		size_t home = ht_index(t, t->slot[j]->id);
-		/* Move slot j to the hole if its home is not in (i, j]. */
-		bool stays = i <= j ? (home > i && home <= j)
-				    : (home > i || home <= j);
-		if (!stays) {
-			t->slot[i] = t->slot[j];
-			t->slot[j] = NULL;
-			i = j;
-		}
-	}
 }
 
 /* ---- small containers ---- */
@@ -351,7 +370,7 @@ static void h_flags(struct loop *l, struct handle *h, uint8_t set,
 static struct handle *h_new(struct loop *l, size_t size, int type,
 			    loopd_plugin *owner, void *ud)
 {
-	struct handle *h = malloc(size);
+	struct handle *h = slab_alloc(&l->slabs[type]);
 	if (!h)
 		return NULL;
 	h->id = (loopd_id)((++l->next_seq << ID_TYPE_BITS) | (uint64_t)type);
@@ -360,7 +379,7 @@ static struct handle *h_new(struct loop *l, size_t size, int type,
 	h->type = (uint8_t)type;
 	h->flags = HF_REF;
 	if (ht_put(&l->table, h) < 0) {
-		free(h);
+		slab_free(&l->slabs[type], h);
 		return NULL;
 	}
 	account_of(l, owner)->handles++;
@@ -384,7 +403,7 @@ static void h_free(struct loop *l, struct handle *h)
 	l->st.handles--;
 	if (h->type == H_WATCH && container_of(h, struct watch_handle, h)->ev)
 		event_free(container_of(h, struct watch_handle, h)->ev);
-	free(h);
+	slab_free(&l->slabs[h->type], h);
 	check_released(l, owner);
 }
 
@@ -561,6 +580,7 @@ loopd_id loop_watch(struct loop *l, loopd_plugin *owner, int fd, int events,
 		return -EBADF;
 	}
 	h_flags(l, &w->h, HF_ACTIVE, 0);
+	l->nwatch++;
 	return w->h.id;
 }
 
@@ -698,12 +718,36 @@ static uint64_t poll_timeout_ns(const struct loop *l)
 	return due_ns > l->now_ns ? due_ns - l->now_ns : 0;
 }
 
+/*
+ * A poll with a zero timeout and no fd watched but the loop's own is
+ * answered without entering the kernel, as libuv does when it has no fds:
+ * finished jobs and posts are seen through their flags.  On this kind of
+ * machine a system call costs microseconds, and a chain of immediates
+ * would otherwise pay two per turn.  Signals (and any other event libevent
+ * holds for the daemon) are still polled for at least once a millisecond.
+ */
+static bool poll_without_kernel(struct loop *l, uint64_t timeout)
+{
+	if (timeout != 0 || l->nwatch != 0 ||
+	    l->now_ns - l->last_poll_ns >= 1000000u)
+		return false;
+	if (pool_has_done(l->pool))
+		on_pool(-1, EV_READ, l);
+	if (atomic_load(&l->posts_pending) > 0)
+		on_post(-1, EV_READ, l);
+	return true;
+}
+
 static void run_poll(struct loop *l)
 {
 	uint64_t timeout = poll_timeout_ns(l);
+	l->poll_cb_ns = 0;
+	if (poll_without_kernel(l, timeout))
+		return;
 	int flags = EVLOOP_ONCE;
 	if (timeout == 0) {
-		flags = EVLOOP_NONBLOCK;
+		flags = EVLOOP_ONCE |
+			EVLOOP_NONBLOCK; /* one pass, not until idle */
 	} else if (timeout != UINT64_MAX) {
 		uint64_t us = (timeout + 999) / 1000; /* never wake early */
 		struct timeval tv = { .tv_sec = (time_t)(us / 1000000u),
@@ -711,7 +755,6 @@ static void run_poll(struct loop *l)
 		event_add(l->poll_timeout, &tv);
 	}
 	uint64_t t0 = mono_ns();
-	l->poll_cb_ns = 0;
 	event_base_loop(l->base, flags);
 	uint64_t spent = mono_ns() - t0;
 	if (spent > l->poll_cb_ns)
@@ -719,6 +762,7 @@ static void run_poll(struct loop *l)
 	if (timeout != 0 && timeout != UINT64_MAX)
 		event_del(l->poll_timeout);
 	loop_update_time(l);
+	l->last_poll_ns = l->now_ns;
 }
 
 /* ---- phase 5: close ---- */
@@ -746,6 +790,7 @@ int loop_close(struct loop *l, loopd_plugin *owner, loopd_id id,
 		break;
 	case H_WATCH:
 		event_del(container_of(h, struct watch_handle, h)->ev);
+		l->nwatch--;
 		break;
 	}
 	ht_del(&l->table, h);
@@ -868,9 +913,11 @@ static struct event_base *new_base(void)
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;
-	/* CLOCK_MONOTONIC rather than _COARSE: the poll timeout must end
-	 * when our next timer is due, not up to 4 ms before. */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* Not EVENT_BASE_FLAG_PRECISE_TIMER: it costs a timerfd_settime per
+	 * poll.  libevent's coarse clock only sizes the epoll timeout (which
+	 * it rounds up to whole ms); whether a timer is due is decided by our
+	 * own CLOCK_MONOTONIC reading, so a poll that ends early just goes
+	 * round again. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	struct event_base *b = event_base_new_with_config(cfg);
 	event_config_free(cfg);
@@ -884,6 +931,11 @@ int loop_new(struct loop **out, unsigned threads)
 		return -ENOMEM;
 	q_init(&l->immediates);
 	q_init(&l->defers);
+	slab_init(&l->slabs[H_TIMER], sizeof(struct timer_handle));
+	slab_init(&l->slabs[H_IMMEDIATE], sizeof(struct queue_handle));
+	slab_init(&l->slabs[H_DEFER], sizeof(struct queue_handle));
+	slab_init(&l->slabs[H_WATCH], sizeof(struct watch_handle));
+	slab_init(&l->slabs[H_WORK], sizeof(struct work_handle));
 	pthread_mutex_init(&l->post_lock, NULL);
 	l->post_tail = &l->post_head;
 	l->post_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -910,6 +962,14 @@ int loop_new(struct loop **out, unsigned threads)
 	return 0;
 }
 
+/* Frees a handle at teardown, without callbacks or accounting. */
+static void h_release(struct loop *l, struct handle *h)
+{
+	if (h->type == H_WATCH)
+		event_free(container_of(h, struct watch_handle, h)->ev);
+	slab_free(&l->slabs[h->type], h);
+}
+
 void loop_free(struct loop *l)
 {
 	if (!l)
@@ -918,18 +978,13 @@ void loop_free(struct loop *l)
 		pool_cancel_all(l->pool);
 		pool_free(l->pool);
 	}
-	for (size_t i = 0; i < l->table.cap; i++) {
-		struct handle *h = l->table.slot[i];
-		if (h && h->type == H_WATCH)
-			event_free(container_of(h, struct watch_handle, h)->ev);
-		free(h);
-	}
-	for (size_t i = 0; i < l->closing.len; i++) {
-		struct handle *h = l->closing.v[i];
-		if (h->type == H_WATCH)
-			event_free(container_of(h, struct watch_handle, h)->ev);
-		free(h);
-	}
+	for (size_t i = 0; i < l->table.cap; i++)
+		if (l->table.slot[i])
+			h_release(l, l->table.slot[i]);
+	for (size_t i = 0; i < l->closing.len; i++)
+		h_release(l, l->closing.v[i]);
+	for (int t = 0; t <= H_WORK; t++)
+		slab_destroy(&l->slabs[t]);
 	for (struct post *p = l->post_head, *n; p; p = n) {
 		n = p->next;
 		free(p);

@@ -16,6 +16,7 @@
 #ifndef LOOPD_POOL_H
 #define LOOPD_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct pool;
@@ -26,8 +27,19 @@ typedef int (*pool_work_fn)(struct pool_work *w);
 /* Loop thread, from pool_deliver.  The item is the caller's again. */
 typedef void (*pool_done_fn)(struct pool_work *w, int status);
 
-enum pool_lane { POOL_LANE_WORK = 0, POOL_LANE_STORE = 1 };
+enum pool_lane {
+	POOL_LANE_WORK = 0,
+	POOL_LANE_STORE = 1
+};
 
+/* The most work threads pool_new accepts. */
+#define POOL_MAX_THREADS 1024
+
+/*
+ * Owned by the pool from pool_submit until its done() is called; the
+ * caller must not touch it, free it or submit it again in between.  A
+ * zeroed item is idle: pool_cancel on one never submitted gives -EBUSY.
+ */
 struct pool_work {
 	pool_work_fn work;
 	pool_done_fn done;
@@ -40,16 +52,20 @@ struct pool_work {
 };
 
 struct pool_stats {
+	/* threads counts the store-lane thread; busy: running work now. */
 	unsigned threads, busy;
+	/* queued: waiting now; completed, cancelled: totals since pool_new. */
 	uint64_t queued, completed, cancelled;
 	/* Wait (queued to started) and run (started to finished) times, ns. */
 	uint64_t wait_p50_ns, wait_p99_ns, run_p50_ns, run_p99_ns;
 };
 
-/* nthreads work threads plus one store-lane thread.  0 or -errno. */
+/* nthreads (1 to POOL_MAX_THREADS) work threads plus one store-lane
+ * thread.  0 or -errno. */
 int pool_new(struct pool **out, unsigned nthreads);
 /* Joins every thread.  Items still queued are not run: call
- * pool_cancel_all and pool_deliver first if their done must run. */
+ * pool_cancel_all and pool_deliver first if their done must run.  Loop
+ * thread, not from a done callback. */
 void pool_free(struct pool *p);
 /* The eventfd to watch for readability; pool_deliver drains it. */
 int pool_fd(const struct pool *p);
@@ -61,8 +77,14 @@ int pool_submit(struct pool *p, struct pool_work *w, enum pool_lane lane);
 int pool_cancel(struct pool *p, struct pool_work *w);
 /* Loop thread.  Cancels every queued item; returns how many. */
 unsigned pool_cancel_all(struct pool *p);
-/* Loop thread.  Runs done() for every finished item; returns how many. */
+/* Loop thread.  Runs done() for every finished item, in the order they
+ * finished; returns how many.  done() may submit and cancel.  A steady
+ * stream of completions is cut into several calls: the eventfd then stays
+ * readable. */
 unsigned pool_deliver(struct pool *p);
+/* Loop thread, no system call: whether finished items wait for
+ * pool_deliver (the eventfd has been written and not yet drained). */
+bool pool_has_done(struct pool *p);
 /* Items submitted whose done has not run yet (keeps the loop alive). */
 uint64_t pool_inflight(const struct pool *p);
 void pool_stats(struct pool *p, struct pool_stats *out);
