@@ -47,6 +47,7 @@ static int64_t report(loopd_plugin *p, const char *what, int64_t r)
 	return r;
 }
 
+LOOPD_PRINTF(3, 4)
 static void host_log(loopd_plugin *p, int level, const char *fmt, ...)
 {
 	va_list ap;

@@ -123,6 +123,7 @@ void log_msg(int level, const char *tag, const char *fmt, ...)
 }
 
 /* fmt followed by ": strerror(err)". */
+LOG_PRINTF(3, 0)
 static void log_errno(int level, int err, const char *fmt, va_list ap)
 {
 	char msg[1800];

@@ -1,0 +1,1 @@
+loopd_fuzz_target(fuzz_calendar fuzz_calendar.c)
