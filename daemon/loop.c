@@ -189,6 +189,19 @@ uint64_t loop_now(const struct loop *l)
 	return l->now_ms;
 }
 
+/*
+ * A fresh reading for starting a timer.  Rounded up to the next ms, so
+ * that due = start + timeout never comes before start + timeout in real
+ * time; but for timeout 0 rounded down, so that a 0 ms timer is due in
+ * the very next timers phase.  Each duration has its own list in the
+ * timer queue, and each sees its readings in order either way.
+ */
+static uint64_t start_ms(uint64_t timeout)
+{
+	uint64_t ns = mono_ns();
+	return timeout ? (ns + 999999u) / 1000000u : ns / 1000000u;
+}
+
 bool loop_on_thread(void)
 {
 	return on_loop_thread;
@@ -459,7 +472,7 @@ loopd_id loop_timer(struct loop *l, loopd_plugin *owner, uint64_t timeout_ms,
 	t->h.fn.cb = cb;
 	t->repeat = repeat_ms;
 	t->node.list = NULL;
-	if (timer_queue_add(&l->timers, &t->node, mono_ns() / 1000000u,
+	if (timer_queue_add(&l->timers, &t->node, start_ms(timeout_ms),
 			    timeout_ms) < 0) {
 		ht_del(&l->table, &t->h);
 		h_free(l, &t->h);
@@ -478,7 +491,7 @@ static void fire_timer(struct loop *l, struct timer_handle *t)
 	if (t->repeat) {
 		/* Re-armed from a fresh reading before the callback runs, so
 		 * the callback may close it; a late timer does not burst. */
-		if (timer_queue_add(&l->timers, &t->node, mono_ns() / 1000000u,
+		if (timer_queue_add(&l->timers, &t->node, start_ms(t->repeat),
 				    t->repeat) < 0) {
 			log_warnx("timer %lld: out of memory, not re-armed",
 				  (long long)t->h.id);
@@ -913,11 +926,12 @@ static struct event_base *new_base(void)
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;
-	/* Not EVENT_BASE_FLAG_PRECISE_TIMER: it costs a timerfd_settime per
-	 * poll.  libevent's coarse clock only sizes the epoll timeout (which
-	 * it rounds up to whole ms); whether a timer is due is decided by our
-	 * own CLOCK_MONOTONIC reading, so a poll that ends early just goes
-	 * round again. */
+	/* CLOCK_MONOTONIC rather than _COARSE, whose 4 ms ticks make a poll
+	 * outlast its timeout: libevent only ends EVLOOP_ONCE once its own
+	 * clock says the timeout event expired.  The price is a timerfd, set
+	 * once per blocking poll; zero-timeout polls mostly skip the kernel
+	 * (poll_without_kernel). */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	struct event_base *b = event_base_new_with_config(cfg);
 	event_config_free(cfg);

@@ -252,7 +252,7 @@ static int take_lock(const char *dir)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct loop *l = arg;
-	log_info("%s received, stopping", strsignal((int)sig));
+	log_info("SIG%s received, stopping", sigabbrev_np((int)sig));
 	loop_stop(l);
 }
 
@@ -274,6 +274,29 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 		}
 	}
 	return 0;
+}
+
+/* What the loop did, at debug level, when it stops: until the control
+ * socket serves GetStats this is where the figures can be seen. */
+static void log_loop_stats(struct loop *l)
+{
+	struct loop_stats st;
+	loop_stats(l, &st);
+	log_debug("loop: %llu iterations, %llu callbacks, utilization %.3f, "
+		  "timer lag p50 %llu us p99 %llu us max %llu us, slowest "
+		  "callback %llu us (%s, %s)",
+		  (unsigned long long)st.iterations,
+		  (unsigned long long)st.events, st.utilization,
+		  (unsigned long long)st.lag_p50_us,
+		  (unsigned long long)st.lag_p99_us,
+		  (unsigned long long)st.lag_max_us,
+		  (unsigned long long)(st.slowest_ns / 1000), st.slowest_what,
+		  st.slowest_owner);
+	for (int i = 0; i < PHASE_COUNT; i++)
+		log_debug("loop: phase %s: %llu callbacks, %llu us",
+			  loop_phase_names[i],
+			  (unsigned long long)st.phase_callbacks[i],
+			  (unsigned long long)(st.phase_ns[i] / 1000));
 }
 
 int main(int argc, char **argv)
@@ -321,6 +344,7 @@ int main(int argc, char **argv)
 		loop_run(l);
 	}
 	plugins_stop_all(reg);
+	log_loop_stats(l);
 	for (size_t i = 0; i < 2; i++)
 		event_free(sigs[i]);
 	plugins_free(reg);

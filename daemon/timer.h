@@ -47,8 +47,9 @@ void timer_queue_free(struct timer_queue *q);
 
 /*
  * Queues n to fire at now + timeout (saturating at UINT64_MAX), with the
- * next start sequence.  The caller guarantees that `now` never decreases
- * between calls.  n must not be queued (if it is, it is removed first, so
+ * next start sequence.  Adding is O(1) when `now` never decreases between
+ * calls with the same timeout (a decrease is handled, at the cost of a walk
+ * back along that timeout's list).  n must not be queued (if it is, it is removed first, so
  * this restarts it).  0 or -ENOMEM; on -ENOMEM n is left unqueued.
  */
 int timer_queue_add(struct timer_queue *q, struct timer_node *n, uint64_t now,
