@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 
 # Library and tool packages the build and the test suite need.
 DEPS       := cmake make gcc clang pkg-config libevent-dev libsqlite3-dev \
-              libjansson-dev libcmocka-dev tzdata clang-format
+              libjansson-dev libinih-dev libcmocka-dev tzdata clang-format
 BENCH_DEPS := libuv1-dev nodejs time
 
 .PHONY: all deps bench-deps build asan tsan run test test-unit bench \
@@ -43,8 +43,8 @@ tsan: deps
 
 # The bundled plugins from the build tree, on a state dir in the checkout.
 run: build
-	$(BUILD)/daemon/loopd --no-socket --state-dir $(STATE_DIR) \
-	    --plugin-dir $(BUILD)/plugins
+	$(BUILD)/daemon/loopd --config daemon/loopd.conf.example \
+	    --state-dir $(STATE_DIR) --plugin-dir $(BUILD)/plugins
 
 # The whole suite, then again under ASan+UBSan, then the threaded tests
 # under TSan.

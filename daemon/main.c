@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
@@ -28,6 +29,7 @@
 
 struct options {
 	bool no_socket;
+	const char *config;
 	const char *state_dir;
 	const char *plugin_dir;
 	const char *plugins[MAX_PLUGINS];
@@ -44,33 +46,39 @@ enum {
 	OPT_VERSION
 };
 
+/* Every option but config, help and version can also be set in the
+ * [loopd] section of the config file, under its long name; the command
+ * line wins over the file. */
 static const struct opt_entry {
 	const char *name;
 	int val;
 	int has_arg;
+	bool in_config;
 	const char *arg, *help;
 } opt_table[] = {
-	{ "no-socket", OPT_NO_SOCKET, no_argument, NULL,
+	{ "config", 'c', required_argument, false, "FILE",
+	  "INI configuration file (default /etc/loopd/loopd.conf if present)" },
+	{ "no-socket", OPT_NO_SOCKET, no_argument, true, NULL,
 	  "no control socket: exit when no referenced handle, job or request "
 	  "is left" },
-	{ "state-dir", 'S', required_argument, "DIR",
+	{ "state-dir", 'S', required_argument, true, "DIR",
 	  "state directory (instance lock; default $XDG_STATE_HOME/loopd, "
 	  "or /var/lib/loopd as root)" },
-	{ "plugin-dir", 'P', required_argument, "DIR",
+	{ "plugin-dir", 'P', required_argument, true, "DIR",
 	  "where plugins are looked up (default PREFIX/" LOOPD_PLUGIN_RELDIR
 	  " beside the installed loopd)" },
-	{ "plugin", 'p', required_argument, "NAME",
+	{ "plugin", 'p', required_argument, true, "NAME",
 	  "load only this plugin, a NAME in the plugin dir or a path "
 	  "(repeatable; default every *.so in the plugin dir)" },
-	{ "threads", 't', required_argument, "N",
+	{ "threads", 't', required_argument, true, "N",
 	  "worker pool size (default 4)" },
-	{ "log-level", OPT_LOG_LEVEL, required_argument, "LEVEL",
+	{ "log-level", OPT_LOG_LEVEL, required_argument, true, "LEVEL",
 	  "err, warn, info (default) or debug" },
-	{ "log-format", OPT_LOG_FORMAT, required_argument, "FMT",
+	{ "log-format", OPT_LOG_FORMAT, required_argument, true, "FMT",
 	  "text (default) or json: one JSON object per line" },
-	{ "version", OPT_VERSION, no_argument, NULL,
+	{ "version", OPT_VERSION, no_argument, false, NULL,
 	  "print the version and exit" },
-	{ "help", 'h', no_argument, NULL, "print this help and exit" },
+	{ "help", 'h', no_argument, false, NULL, "print this help and exit" },
 };
 #define NOPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -88,7 +96,10 @@ static void usage(FILE *f)
 		fprintf(f, "  %-26s %s\n", left, o->help);
 	}
 	fprintf(f,
-		"\nThe control socket is not built yet: run with --no-socket.\n"
+		"\nOptions other than --config, --help and --version can "
+		"be set in the config\nfile's [loopd] section by their long "
+		"names (no-socket = yes).\n"
+		"The control socket is not built yet: run with --no-socket.\n"
 		"Exit status: 0 after a clean stop, 1 on a start failure,\n"
 		"75 when another instance holds the state directory's lock.\n");
 }
@@ -116,45 +127,76 @@ usage_error(const char *fmt, ...)
 	exit(1);
 }
 
-static void set_option(struct options *o, int c, const char *arg)
+/* Sets option c from arg (NULL for a flag given on the command line).
+ * Returns 0, or -1 with the reason in err. */
+static int set_option(struct options *o, int c, const char *arg, char *err,
+		      size_t errlen)
 {
 	switch (c) {
-	case OPT_NO_SOCKET: o->no_socket = true; break;
+	case 'c': o->config = arg; break;
+	case OPT_NO_SOCKET:
+		if (!arg || !strcmp(arg, "yes") || !strcmp(arg, "true") ||
+		    !strcmp(arg, "1"))
+			o->no_socket = true;
+		else if (!strcmp(arg, "no") || !strcmp(arg, "false") ||
+			 !strcmp(arg, "0"))
+			o->no_socket = false;
+		else
+			return snprintf(err, errlen, "'%s' is not yes or no",
+					arg),
+			       -1;
+		break;
 	case 'S': o->state_dir = arg; break;
 	case 'P': o->plugin_dir = arg; break;
 	case 'p':
 		if (o->nplugins == MAX_PLUGINS)
-			usage_error("at most %d --plugin options", MAX_PLUGINS);
+			return snprintf(err, errlen, "at most %d plugins",
+					MAX_PLUGINS),
+			       -1;
 		o->plugins[o->nplugins++] = arg;
 		break;
 	case 't':
 		if (parse_uint(arg, 1, 1024, &o->threads) < 0)
-			usage_error(
-				"--threads: '%s' is not a number from 1 to 1024",
-				arg);
+			return snprintf(err, errlen,
+					"'%s' is not a number from 1 to 1024",
+					arg),
+			       -1;
 		break;
 	case OPT_LOG_LEVEL:
 		if ((o->log_level = log_level_parse(arg)) < 0)
-			usage_error(
-				"--log-level: '%s' is not err, warn, info or debug",
-				arg);
+			return snprintf(err, errlen,
+					"'%s' is not err, warn, info or debug",
+					arg),
+			       -1;
 		break;
 	case OPT_LOG_FORMAT:
 		if (strcmp(arg, "json") && strcmp(arg, "text"))
-			usage_error("--log-format: '%s' is not text or json",
-				    arg);
+			return snprintf(err, errlen, "'%s' is not text or json",
+					arg),
+			       -1;
 		o->log_json = strcmp(arg, "json") == 0;
 		break;
 	case OPT_VERSION: printf("loopd %s\n", LOOPD_VERSION); exit(0);
 	case 'h': usage(stdout); exit(0);
-	default: usage_error("invalid option");
+	default: return snprintf(err, errlen, "invalid option"), -1;
 	}
+	return 0;
 }
 
-static void parse_args(int argc, char **argv, struct options *o)
+static const struct opt_entry *opt_by_val(int val)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opt_table[i].val == val)
+			return &opt_table[i];
+	return NULL;
+}
+
+/* Parses the command line; cli[i] is set for each option given there. */
+static void parse_args(int argc, char **argv, struct options *o,
+		       bool cli[NOPTS])
 {
 	struct option longopts[NOPTS + 1];
-	char shortopts[64], *s = shortopts;
+	char shortopts[64], *s = shortopts, err[200];
 	for (size_t i = 0; i < NOPTS; i++) {
 		longopts[i] = (struct option){ opt_table[i].name,
 					       opt_table[i].has_arg, NULL,
@@ -168,10 +210,72 @@ static void parse_args(int argc, char **argv, struct options *o)
 	*s = 0;
 	memset(&longopts[NOPTS], 0, sizeof(longopts[NOPTS]));
 	int c;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
-		set_option(o, c, optarg);
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct opt_entry *e = opt_by_val(c);
+		if (!e)
+			usage_error("invalid option");
+		if (set_option(o, c, optarg, err, sizeof(err)) < 0)
+			usage_error("--%s: %s", e->name, err);
+		cli[e - opt_table] = true;
+	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* Checks the file's sections and applies [loopd] where the command line
+ * did not set the option.  Exits 1 with FILE: [section] key: reason. */
+static void apply_config(const struct config *cfg, struct options *o,
+			 const bool cli[NOPTS])
+{
+	char err[200];
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct config_entry *e = &cfg->v[i];
+		if (!strncmp(e->section, "plugin.", 7))
+			continue; /* the plugin's to read */
+		if (!strcmp(e->section, "ctl") ||
+		    !strcmp(e->section, "store")) {
+			log_warnx("%s: [%s] %s: not used by this version",
+				  cfg->path, e->section, e->key);
+			continue;
+		}
+		if (strcmp(e->section, "loopd"))
+			fatalx("%s: unknown section [%s] (expected [loopd], "
+			       "[ctl], [store] or [plugin.NAME])",
+			       cfg->path, e->section);
+		size_t k = 0;
+		while (k < NOPTS && strcmp(opt_table[k].name, e->key))
+			k++;
+		if (k == NOPTS || !opt_table[k].in_config)
+			fatalx("%s: [loopd] %s: unknown option (see loopd --help)",
+			       cfg->path, e->key);
+		if (cli[k])
+			continue;
+		if (set_option(o, opt_table[k].val, e->value, err,
+			       sizeof(err)) < 0)
+			fatalx("%s: [loopd] %s = %s: %s", cfg->path, e->key,
+			       e->value, err);
+	}
+}
+
+/* The config file named by --config, else /etc/loopd/loopd.conf if it
+ * exists, else none. */
+static struct config *load_config(const char *path)
+{
+	char err[600];
+	struct config *cfg = NULL;
+	int r = config_load(path ? path : "/etc/loopd/loopd.conf", &cfg, err,
+			    sizeof(err));
+	if (r == -ENOENT && !path)
+		return NULL;
+	if (r < 0)
+		fatalx("%s", err);
+	return cfg;
+}
+
+static const char *config_lookup(void *ctx, const char *section,
+				 const char *key)
+{
+	return config_get(ctx, section, key);
 }
 
 /*
@@ -302,7 +406,11 @@ static void log_loop_stats(struct loop *l)
 int main(int argc, char **argv)
 {
 	struct options o = { .threads = 4, .log_level = LOGL_INFO };
-	parse_args(argc, argv, &o);
+	bool cli[NOPTS] = { false };
+	parse_args(argc, argv, &o, cli);
+	struct config *cfg = load_config(o.config);
+	if (cfg)
+		apply_config(cfg, &o, cli);
 	char *plugin_dir =
 		o.plugin_dir ? strdup(o.plugin_dir) : default_plugin_dir();
 	if (!plugin_dir)
@@ -329,6 +437,8 @@ int main(int argc, char **argv)
 		fatalx("cannot start the event loop: %s", strerror(-r));
 	if ((r = plugins_new(&reg, l, o.plugin_dir)) < 0)
 		fatalx("out of memory");
+	if (cfg)
+		plugins_set_config(reg, config_lookup, cfg);
 	struct event *sigs[] = {
 		evsignal_new(loop_base(l), SIGINT, on_signal, l),
 		evsignal_new(loop_base(l), SIGTERM, on_signal, l),
@@ -352,6 +462,7 @@ int main(int argc, char **argv)
 	close(lock_fd);
 	free(state_dir);
 	free(plugin_dir);
+	config_free(cfg);
 	log_info("stopped");
 	return status;
 }
