@@ -353,9 +353,18 @@ static int take_lock(const char *dir)
 	return fd;
 }
 
+/* The first SIGINT/SIGTERM drains and stops; a second one, while a job
+ * that never returns holds the drain, exits at once. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	static int received;
 	struct loop *l = arg;
+	if (received++) {
+		log_warnx("SIG%s again: exiting now, without waiting for "
+			  "running jobs",
+			  sigabbrev_np((int)sig));
+		_exit(1);
+	}
 	log_info("SIG%s received, stopping", sigabbrev_np((int)sig));
 	loop_stop(l);
 }
