@@ -13,7 +13,8 @@ CMAKE_ARGS ?=
 # Library and tool packages the build and the test suite need.
 DEPS       := cmake make gcc clang pkg-config libevent-dev libsqlite3-dev \
               libjansson-dev libinih-dev libcmocka-dev tzdata clang-format
-BENCH_DEPS := libuv1-dev nodejs time
+# Node.js 20 is the machine's (Debian's nodejs is 18); run.sh checks it.
+BENCH_DEPS := libuv1-dev time
 
 .PHONY: all deps bench-deps build asan tsan run test test-unit bench \
         format format-check install clean
@@ -59,7 +60,7 @@ test: build asan tsan
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)
 
-bench: bench-deps
+bench: deps bench-deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DLOOPD_BENCH=ON
 	cmake --build build-bench -j $(JOBS)
 	tests/bench/run.sh build-bench

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,7 +140,9 @@ struct hvec {
 
 struct loop {
 	struct event_base *base;
-	struct event *poll_timeout, *pool_ev, *post_ev;
+	struct event *timer_ev, *pool_ev, *post_ev;
+	int timer_fd;      /* ends a poll when the next timer is due */
+	uint64_t armed_ns; /* what timer_fd is set to; 0: not armed */
 	struct pool *pool;
 
 	uint64_t now_ms, now_ns, start_ns, last_poll_ns;
@@ -711,9 +714,36 @@ static void on_post(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void on_poll_timeout(evutil_socket_t fd, short what, void *arg)
+/* timer_fd expired: its firing has ended the poll.  Reading it keeps it
+ * from staying readable while no timer is pending. */
+static void on_timer_fd(evutil_socket_t fd, short what, void *arg)
 {
-	/* Nothing to do: its firing ends the poll. */
+	struct loop *l = arg;
+	uint64_t expirations;
+	ssize_t n = read(l->timer_fd, &expirations, sizeof(expirations));
+	(void)n; /* EAGAIN: re-armed meanwhile; nothing to drain */
+	l->armed_ns = 0;
+}
+
+/*
+ * Makes the poll end when the next timer is due.  Our own timerfd, set
+ * only when that time changes, rather than a libevent timeout: libevent
+ * keeps time with CLOCK_MONOTONIC_COARSE (4 ms ticks) and EVLOOP_ONCE
+ * waits until its own clock says a timeout expired, which overshot by up
+ * to 4 ms; its precise mode costs a timerfd_settime on every poll.
+ */
+static void arm_timer_fd(struct loop *l, uint64_t deadline_ns)
+{
+	if (deadline_ns == l->armed_ns)
+		return;
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+			      .tv_nsec = (long)(deadline_ns % 1000000000u) },
+	};
+	if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		l->armed_ns = deadline_ns;
+	else
+		log_warn("timerfd_settime"); /* poll ends at the next event */
 }
 
 /* ns until the next timer, 0 when callbacks are already queued or the
@@ -757,23 +787,17 @@ static void run_poll(struct loop *l)
 	l->poll_cb_ns = 0;
 	if (poll_without_kernel(l, timeout))
 		return;
+	/* EVLOOP_ONCE: one pass of ready events, not a loop until idle. */
 	int flags = EVLOOP_ONCE;
-	if (timeout == 0) {
-		flags = EVLOOP_ONCE |
-			EVLOOP_NONBLOCK; /* one pass, not until idle */
-	} else if (timeout != UINT64_MAX) {
-		uint64_t us = (timeout + 999) / 1000; /* never wake early */
-		struct timeval tv = { .tv_sec = (time_t)(us / 1000000u),
-				      .tv_usec = (suseconds_t)(us % 1000000u) };
-		event_add(l->poll_timeout, &tv);
-	}
+	if (timeout == 0)
+		flags |= EVLOOP_NONBLOCK;
+	else if (timeout != UINT64_MAX)
+		arm_timer_fd(l, l->now_ns + timeout);
 	uint64_t t0 = mono_ns();
 	event_base_loop(l->base, flags);
 	uint64_t spent = mono_ns() - t0;
 	if (spent > l->poll_cb_ns)
 		l->st.idle_ns += spent - l->poll_cb_ns;
-	if (timeout != 0 && timeout != UINT64_MAX)
-		event_del(l->poll_timeout);
 	loop_update_time(l);
 	l->last_poll_ns = l->now_ns;
 }
@@ -909,14 +933,20 @@ void loop_drain_owner(struct loop *l, loopd_plugin *owner)
 
 static int make_events(struct loop *l)
 {
-	l->poll_timeout = event_new(l->base, -1, 0, on_poll_timeout, l);
+	l->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->timer_fd < 0)
+		return -errno;
+	l->timer_ev = event_new(l->base, l->timer_fd, EV_READ | EV_PERSIST,
+				on_timer_fd, l);
 	l->pool_ev = event_new(l->base, pool_fd(l->pool), EV_READ | EV_PERSIST,
 			       on_pool, l);
 	l->post_ev = event_new(l->base, l->post_fd, EV_READ | EV_PERSIST,
 			       on_post, l);
-	if (!l->poll_timeout || !l->pool_ev || !l->post_ev)
+	if (!l->timer_ev || !l->pool_ev || !l->post_ev)
 		return -ENOMEM;
-	if (event_add(l->pool_ev, NULL) < 0 || event_add(l->post_ev, NULL) < 0)
+	if (event_add(l->timer_ev, NULL) < 0 ||
+	    event_add(l->pool_ev, NULL) < 0 || event_add(l->post_ev, NULL) < 0)
 		return -EIO;
 	return 0;
 }
@@ -926,12 +956,8 @@ static struct event_base *new_base(void)
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;
-	/* CLOCK_MONOTONIC rather than _COARSE, whose 4 ms ticks make a poll
-	 * outlast its timeout: libevent only ends EVLOOP_ONCE once its own
-	 * clock says the timeout event expired.  The price is a timerfd, set
-	 * once per blocking poll; zero-timeout polls mostly skip the kernel
-	 * (poll_without_kernel). */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* No libevent timeouts are used (see arm_timer_fd), so its clock
+	 * does not matter and its precise mode's timerfd is not wanted. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	struct event_base *b = event_base_new_with_config(cfg);
 	event_config_free(cfg);
@@ -943,6 +969,7 @@ int loop_new(struct loop **out, unsigned threads)
 	struct loop *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->timer_fd = -1;
 	q_init(&l->immediates);
 	q_init(&l->defers);
 	slab_init(&l->slabs[H_TIMER], sizeof(struct timer_handle));
@@ -1007,8 +1034,10 @@ void loop_free(struct loop *l)
 	free(l->closing_run.v);
 	free(l->table.slot);
 	timer_queue_free(&l->timers);
-	if (l->poll_timeout)
-		event_free(l->poll_timeout);
+	if (l->timer_ev)
+		event_free(l->timer_ev);
+	if (l->timer_fd >= 0)
+		close(l->timer_fd);
 	if (l->pool_ev)
 		event_free(l->pool_ev);
 	if (l->post_ev)

@@ -17,12 +17,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
+#include "store.h"
 
 #define EXIT_LOCKED 75
 #define MAX_PLUGINS 64
@@ -389,6 +391,48 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 	return 0;
 }
 
+/* Jobs are counted only, until the scheduler that runs them is built. */
+static int count_job(void *ctx, struct store_job *job)
+{
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/*
+ * Opens STATE_DIR/loopd.db: checks, backup, migrations, then the jobs and
+ * the runs a previous stop left unfinished.  Exits 65 for a corrupt,
+ * foreign or newer database, 1 for any other failure.
+ */
+static struct store *open_store(struct loop *l, const char *state_dir)
+{
+	char path[PATH_MAX], err[2048];
+	struct store *st;
+	snprintf(path, sizeof(path), "%s/loopd.db", state_dir);
+	int r = store_open(&st, l, path, NULL, err, sizeof(err));
+	if (r < 0) {
+		log_msg(LOGL_ERR, NULL, "%s", err);
+		exit(store_exit_status(r));
+	}
+	unsigned jobs = 0;
+	if ((r = store_load_jobs(st, count_job, &jobs)) < 0)
+		fatalx("%s: cannot read the jobs: %s", path, strerror(-r));
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t n = store_mark_interrupted(st, (int64_t)now.tv_sec * 1000000 +
+						       now.tv_nsec / 1000);
+	if (n < 0)
+		fatalx("%s: cannot mark unfinished runs: %s", path,
+		       strerror((int)-n));
+	struct store_info info;
+	store_info(st, &info);
+	log_info("database %s: schema %d, %u jobs, %lld runs interrupted by "
+		 "the last stop%s",
+		 path, info.version, jobs, (long long)n,
+		 info.unclean ? " (unclean stop: full integrity check ran)"
+			      : "");
+	return st;
+}
+
 /* What the loop did, at debug level, when it stops: until the control
  * socket serves GetStats this is where the figures can be seen. */
 static void log_loop_stats(struct loop *l)
@@ -444,6 +488,7 @@ int main(int argc, char **argv)
 	struct plugins *reg;
 	if ((r = loop_new(&l, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
+	struct store *st = open_store(l, state_dir);
 	if ((r = plugins_new(&reg, l, o.plugin_dir)) < 0)
 		fatalx("out of memory");
 	if (cfg)
@@ -463,6 +508,9 @@ int main(int argc, char **argv)
 		loop_run(l);
 	}
 	plugins_stop_all(reg);
+	while (!store_idle(st) && loop_alive(l))
+		loop_run(l);
+	store_close(st);
 	log_loop_stats(l);
 	for (size_t i = 0; i < 2; i++)
 		event_free(sigs[i]);
