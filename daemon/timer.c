@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMER_INIT_CAP 16
+#define TIMER_INIT_CAP  16
 #define TIMER_SPARE_MAX 32
 
 struct timer_list {

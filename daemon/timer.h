@@ -32,11 +32,11 @@ struct timer_queue {
 	struct timer_list **map; /* open addressing: duration -> list */
 	uint32_t map_cap, map_len;
 	uint64_t next_seq;
-	uint64_t count; /* queued timers */
+	uint64_t count;           /* queued timers */
 	struct timer_list *spare; /* freed lists kept for reuse */
 	/* Private below this line. */
 	struct timer_list *last; /* list of the last add: the common case */
-	uint32_t map_shift; /* 64 - log2(map_cap), for the hash */
+	uint32_t map_shift;      /* 64 - log2(map_cap), for the hash */
 	uint32_t spare_len;
 };
 

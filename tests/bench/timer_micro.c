@@ -14,7 +14,7 @@
 #include "timer.h"
 
 #define NTIMERS 1000000u
-#define REPS 5
+#define REPS    5
 
 struct pattern {
 	const char *name;
@@ -45,11 +45,11 @@ static uint64_t d_zero(uint32_t i)
 }
 
 static const struct pattern patterns[] = {
-	{"same duration", 0, d_same},
-	{"1000 distinct", 0, d_distinct},
-	{"shuffled 1+(i*7919)%1000", 0, d_shuffled},
-	{"all zero", 0, d_zero},
-	{"shuffled, now advancing", 1, d_shuffled},
+	{ "same duration", 0, d_same },
+	{ "1000 distinct", 0, d_distinct },
+	{ "shuffled 1+(i*7919)%1000", 0, d_shuffled },
+	{ "all zero", 0, d_zero },
+	{ "shuffled, now advancing", 1, d_shuffled },
 };
 
 static uint64_t now_ns(void)

@@ -105,8 +105,8 @@ static void test_empty(void **state)
 static void test_order(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0}, c = {0}, d = {0}, e = {0};
-	struct timer_node *want[] = {&d, &a, &b, &c, &e};
+	struct timer_node a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, e = { 0 };
+	struct timer_node *want[] = { &d, &a, &b, &c, &e };
 
 	add_ok(q, &a, 0, 10);
 	add_ok(q, &b, 0, 10);
@@ -123,7 +123,7 @@ static void test_order(void **state)
 static void test_not_due(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0};
+	struct timer_node a = { 0 }, b = { 0 };
 
 	add_ok(q, &a, 100, 0);
 	add_ok(q, &b, 100, 50);
@@ -139,7 +139,7 @@ static void test_not_due(void **state)
 static void test_seq_limit(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0}, c = {0};
+	struct timer_node a = { 0 }, b = { 0 }, c = { 0 };
 	uint64_t limit;
 
 	add_ok(q, &a, 0, 0);
@@ -157,13 +157,13 @@ static void test_seq_limit(void **state)
 static void test_remove(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node n[6] = {{0}};
-	struct timer_node *want[] = {&n[1], &n[3], &n[5]};
+	struct timer_node n[6] = { { 0 } };
+	struct timer_node *want[] = { &n[1], &n[3], &n[5] };
 	int i;
 
 	for (i = 0; i < 5; i++)
 		add_ok(q, &n[i], 0, 10);
-	add_ok(q, &n[5], 0, 20); /* another list */
+	add_ok(q, &n[5], 0, 20);      /* another list */
 	timer_queue_remove(q, &n[0]); /* head: re-keys the list */
 	assert_int_equal(timer_queue_check(q), 0);
 	timer_queue_remove(q, &n[2]); /* middle */
@@ -181,8 +181,8 @@ static void test_remove(void **state)
 static void test_remove_last_of_list(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0}, c = {0};
-	struct timer_node *want[] = {&b, &c};
+	struct timer_node a = { 0 }, b = { 0 }, c = { 0 };
+	struct timer_node *want[] = { &b, &c };
 
 	add_ok(q, &a, 0, 5);
 	add_ok(q, &b, 0, 7);
@@ -198,8 +198,8 @@ static void test_remove_last_of_list(void **state)
 static void test_readd(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0};
-	struct timer_node *want[] = {&b, &a};
+	struct timer_node a = { 0 }, b = { 0 };
+	struct timer_node *want[] = { &b, &a };
 	uint64_t seq;
 
 	add_ok(q, &a, 0, 10);
@@ -222,8 +222,8 @@ static void test_readd(void **state)
 static void test_saturate(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0}, c = {0};
-	struct timer_node *want[] = {&a, &b, &c};
+	struct timer_node a = { 0 }, b = { 0 }, c = { 0 };
+	struct timer_node *want[] = { &a, &b, &c };
 
 	add_ok(q, &a, 10, UINT64_MAX);
 	add_ok(q, &b, 20, UINT64_MAX - 5);
@@ -243,12 +243,12 @@ static void test_saturate(void **state)
 static void test_now_backwards(void **state)
 {
 	struct timer_queue *q = *state;
-	struct timer_node a = {0}, b = {0}, c = {0}, d = {0};
-	struct timer_node *want[] = {&c, &a, &d, &b};
+	struct timer_node a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct timer_node *want[] = { &c, &a, &d, &b };
 
 	add_ok(q, &a, 100, 10); /* 110 */
 	add_ok(q, &b, 105, 10); /* 115 */
-	add_ok(q, &c, 50, 10); /* 60: new head of the list */
+	add_ok(q, &c, 50, 10);  /* 60: new head of the list */
 	add_ok(q, &d, 101, 10); /* 111: between a and b */
 	assert_int_equal(timer_queue_check(q), 0);
 	expect_pops(q, 200, want, 4);
@@ -258,7 +258,7 @@ static void test_now_backwards(void **state)
 static void test_free_unqueues(void **state)
 {
 	struct timer_queue q2;
-	struct timer_node a = {0}, b = {0};
+	struct timer_node a = { 0 }, b = { 0 };
 
 	(void)state;
 	assert_int_equal(timer_queue_init(&q2), 0);
@@ -273,7 +273,9 @@ static void test_free_unqueues(void **state)
 static void test_many_lists(void **state)
 {
 	struct timer_queue *q = *state;
-	enum { N = 5000 };
+	enum {
+		N = 5000
+	};
 	struct timer_node *n = calloc(N, sizeof(*n));
 	uint64_t prev_due = 0;
 	int i;
@@ -287,8 +289,8 @@ static void test_many_lists(void **state)
 		timer_queue_remove(q, &n[i]);
 	assert_int_equal(timer_queue_check(q), 0);
 	for (i = 0; i < N / 2; i++) {
-		struct timer_node *p = timer_queue_pop_due(q, UINT64_MAX,
-							   UINT64_MAX);
+		struct timer_node *p =
+			timer_queue_pop_due(q, UINT64_MAX, UINT64_MAX);
 
 		assert_non_null(p);
 		assert_true(p->due > prev_due);
@@ -338,7 +340,7 @@ static void model_insert(struct model *m, struct timer_node *n)
 	size_t i = model_lower(m, n->due, n->seq);
 
 	memmove(&m->e[i + 1], &m->e[i], (m->len - i) * sizeof(m->e[0]));
-	m->e[i] = (struct model_ent){n->due, n->seq, n};
+	m->e[i] = (struct model_ent){ n->due, n->seq, n };
 	m->len++;
 }
 
@@ -354,7 +356,7 @@ static void model_erase(struct model *m, const struct timer_node *n)
 
 static uint64_t random_duration(void)
 {
-	static const uint64_t small[] = {0, 1, 2, 5, 10, 100, 1000, 60000};
+	static const uint64_t small[] = { 0, 1, 2, 5, 10, 100, 1000, 60000 };
 	uint64_t r = rng_below(100);
 
 	if (r < 55)
@@ -455,9 +457,9 @@ static void model_drain(struct model_run *r)
 	size_t i;
 
 	for (i = 0; i < r->m.len; i++)
-		assert_ptr_equal(timer_queue_pop_due(r->q, UINT64_MAX,
-						     UINT64_MAX),
-				 r->m.e[i].n);
+		assert_ptr_equal(
+			timer_queue_pop_due(r->q, UINT64_MAX, UINT64_MAX),
+			r->m.e[i].n);
 	r->m.len = 0;
 	assert_null(timer_queue_peek(r->q));
 	assert_int_equal(r->q->count, 0);
@@ -465,7 +467,7 @@ static void model_drain(struct model_run *r)
 
 static void run_model(struct timer_queue *q, size_t nnodes, uint64_t ops)
 {
-	struct model_run r = {.q = q, .nnodes = nnodes};
+	struct model_run r = { .q = q, .nnodes = nnodes };
 	uint64_t i;
 
 	r.nodes = calloc(nnodes, sizeof(*r.nodes));
@@ -498,19 +500,14 @@ static void test_model_small(void **state)
 static uint64_t pattern_duration(int pattern, uint32_t i)
 {
 	switch (pattern) {
-	case 0:
-		return 1000;
-	case 1:
-		return 1 + i % 1000;
-	case 2:
-		return 1 + ((uint64_t)i * 7919) % 1000;
-	default:
-		return 0;
+	case 0: return 1000;
+	case 1: return 1 + i % 1000;
+	case 2: return 1 + ((uint64_t)i * 7919) % 1000;
+	default: return 0;
 	}
 }
 
-static void run_big(struct timer_node *n, uint32_t nn, int pattern,
-		    int advance)
+static void run_big(struct timer_node *n, uint32_t nn, int pattern, int advance)
 {
 	struct timer_queue q;
 	struct timer_node *p, *prev = NULL;
@@ -526,9 +523,9 @@ static void run_big(struct timer_node *n, uint32_t nn, int pattern,
 	assert_int_equal(timer_queue_check(&q), 0);
 	while ((p = timer_queue_pop_due(&q, UINT64_MAX, UINT64_MAX))) {
 		if (prev)
-			assert_true(p->due > prev->due ||
-				    (p->due == prev->due &&
-				     p->seq > prev->seq));
+			assert_true(
+				p->due > prev->due ||
+				(p->due == prev->due && p->seq > prev->seq));
 		prev = p;
 		popped++;
 	}
@@ -539,7 +536,9 @@ static void run_big(struct timer_node *n, uint32_t nn, int pattern,
 
 static void test_million(void **state)
 {
-	enum { NN = 1000000 };
+	enum {
+		NN = 1000000
+	};
 	struct timer_node *n = calloc(NN, sizeof(*n));
 	double t0 = now_sec();
 	int pattern, advance;
