@@ -3,8 +3,7 @@
  * pop at 1M timers, for the duration patterns the loop benchmark uses.
  * Prints numbers only; asserts nothing about time.
  *
- *   gcc -std=c11 -D_GNU_SOURCE -O2 -Idaemon daemon/timer.c \
- *       tests/bench/timer_micro.c -o /tmp/timer_micro && /tmp/timer_micro
+ *   make bench builds it: build-bench/tests/bench/timer_micro
  */
 #include <stdint.h>
 #include <stdio.h>
