@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "testseed.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1389,7 +1391,6 @@ static void test_reference_model(void **state)
 
 int main(void)
 {
-	const char *env = getenv("LOOPD_TEST_SEED");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grammar_accept),
 		cmocka_unit_test(test_grammar_reject),
@@ -1414,7 +1415,6 @@ int main(void)
 		cmocka_unit_test(test_reference_model),
 	};
 
-	seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
-	printf("seed=%u (LOOPD_TEST_SEED=%u reproduces)\n", seed, seed);
+	seed = test_seed_pick();
 	return cmocka_run_group_tests_name("calendar", tests, NULL, NULL);
 }

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "testseed.h"
+
 #include "hist.h"
 
 static unsigned test_seed;
@@ -198,15 +200,6 @@ static void test_model(void **state)
 	free(v);
 }
 
-static unsigned pick_seed(void)
-{
-	const char *s = getenv("LOOPD_TEST_SEED");
-
-	if (s && *s)
-		return (unsigned)strtoul(s, NULL, 0);
-	return (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,8 +211,7 @@ int main(void)
 		cmocka_unit_test(test_model),
 	};
 
-	test_seed = pick_seed();
-	printf("seed=%u\n", test_seed);
+	test_seed = test_seed_pick();
 	fflush(stdout);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
