@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "log.h"
@@ -157,11 +158,31 @@ static int host_ref(loopd_plugin *p, loopd_id h, int ref)
 	return (int)report(p, "ref", loop_ref(loop_of(p), p, h, ref));
 }
 
+/*
+ * Any thread.  The post is counted in the plugin's account before the
+ * plugin's state is read, and the loop sets the state before it reads the
+ * count, so a post on a plugin being unloaded is either refused here or
+ * waited for there, never run after the plugin's code is gone.  A refused
+ * post may have been what held the plugin back: the loop re-checks.
+ */
 static int host_post(loopd_plugin *p, loopd_cb cb, void *ud)
 {
 	if (!p)
 		return -EINVAL;
-	return loop_post(loop_of(p), p, cb, ud);
+	struct plugins *reg = p->reg;
+	struct loop *l = plugins_loop(reg);
+	enum plugin_state st;
+	int r = -ESHUTDOWN;
+	atomic_fetch_add(&p->acct.posts, 1);
+	st = p->pstate;
+	if (st == PLUGIN_ACTIVE || st == PLUGIN_LOADING)
+		r = loop_post(l, p, cb, ud);
+	else
+		log_msg(LOGL_ERR, p->name,
+			"post called while the plugin is unloading; refused");
+	if (atomic_fetch_sub(&p->acct.posts, 1) == 1 && r < 0)
+		loop_post(l, NULL, plugins_recheck, reg);
+	return r;
 }
 
 /* The job-kind entries arrive with the scheduler. */

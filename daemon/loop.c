@@ -146,7 +146,8 @@ struct loop {
 	struct pool *pool;
 
 	uint64_t now_ms, now_ns, start_ns, last_poll_ns;
-	uint64_t nwatch; /* active fd watches */
+	uint64_t nwatch;      /* active fd watches */
+	bool poll_time_fresh; /* now was read since this poll began */
 	uint64_t next_seq;
 	uint64_t active_refs;
 	enum loop_phase phase;
@@ -406,7 +407,8 @@ static struct handle *h_new(struct loop *l, size_t size, int type,
 static void check_released(struct loop *l, loopd_plugin *owner)
 {
 	struct loop_account *a = account_of(l, owner);
-	if (owner && a->handles == 0 && a->inflight == 0)
+	if (owner && a->handles == 0 && a->inflight == 0 &&
+	    atomic_load(&a->posts) == 0)
 		loop_owner_released(l, owner);
 }
 
@@ -566,9 +568,21 @@ static void run_queue(struct loop *l, struct qnode *queue, const char *what)
 
 /* ---- phase 3: poll ---- */
 
+/* Time is read again when poll returns: the first callback of the poll
+ * phase reads it, since libevent runs them before event_base_loop
+ * returns. */
+static void poll_time(struct loop *l)
+{
+	if (!l->poll_time_fresh) {
+		loop_update_time(l);
+		l->poll_time_fresh = true;
+	}
+}
+
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch_handle *w = arg;
+	poll_time(w->loop);
 	int revents = ((what & EV_READ) ? LOOPD_READ : 0) |
 		      ((what & EV_WRITE) ? LOOPD_WRITE : 0);
 	TIMED(w->loop, w->h.owner, "io",
@@ -669,7 +683,9 @@ int loop_cancel(struct loop *l, loopd_plugin *owner, loopd_id id)
 
 static void on_pool(evutil_socket_t fd, short what, void *arg)
 {
-	pool_deliver(((struct loop *)arg)->pool);
+	struct loop *l = arg;
+	poll_time(l);
+	pool_deliver(l->pool);
 }
 
 int loop_post(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud)
@@ -680,6 +696,7 @@ int loop_post(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud)
 	if (!p)
 		return -ENOMEM;
 	*p = (struct post){ .owner = owner, .cb = cb, .ud = ud };
+	atomic_fetch_add(&account_of(l, owner)->posts, 1);
 	pthread_mutex_lock(&l->post_lock);
 	bool was_empty = !l->post_head;
 	*l->post_tail = p;
@@ -707,8 +724,11 @@ static void on_post(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&l->post_lock);
 	while (p) {
 		struct post *next = p->next;
+		poll_time(l);
 		TIMED(l, p->owner, "post", p->cb(p->owner, p->ud));
 		atomic_fetch_sub(&l->posts_pending, 1);
+		atomic_fetch_sub(&account_of(l, p->owner)->posts, 1);
+		check_released(l, p->owner);
 		free(p);
 		p = next;
 	}
@@ -755,7 +775,7 @@ static uint64_t poll_timeout_ns(const struct loop *l)
 	    l->closing.len || l->stop || !loop_alive(l))
 		return 0;
 	const struct timer_node *n = timer_queue_peek(&l->timers);
-	if (!n)
+	if (!n || n->due >= UINT64_MAX / 1000000u) /* none, or centuries away */
 		return UINT64_MAX;
 	uint64_t due_ns = n->due * 1000000u;
 	return due_ns > l->now_ns ? due_ns - l->now_ns : 0;
@@ -785,6 +805,7 @@ static void run_poll(struct loop *l)
 {
 	uint64_t timeout = poll_timeout_ns(l);
 	l->poll_cb_ns = 0;
+	l->poll_time_fresh = false;
 	if (poll_without_kernel(l, timeout))
 		return;
 	/* EVLOOP_ONCE: one pass of ready events, not a loop until idle. */
@@ -798,7 +819,7 @@ static void run_poll(struct loop *l)
 	uint64_t spent = mono_ns() - t0;
 	if (spent > l->poll_cb_ns)
 		l->st.idle_ns += spent - l->poll_cb_ns;
-	loop_update_time(l);
+	poll_time(l);
 	l->last_poll_ns = l->now_ns;
 }
 
@@ -887,19 +908,24 @@ static void phase(struct loop *l, enum loop_phase p)
 	}
 }
 
-int loop_run(struct loop *l)
+/* One iteration, the five phases in order. */
+void loop_run_once(struct loop *l)
 {
 	on_loop_thread = true;
+	loop_update_time(l);
+	phase(l, PHASE_TIMERS);
+	phase(l, PHASE_PENDING);
+	phase(l, PHASE_POLL);
+	phase(l, PHASE_CHECK);
+	phase(l, PHASE_CLOSE);
+	l->st.iterations++;
+}
+
+int loop_run(struct loop *l)
+{
 	l->stop = false;
-	while (!l->stop && loop_alive(l)) {
-		loop_update_time(l);
-		phase(l, PHASE_TIMERS);
-		phase(l, PHASE_PENDING);
-		phase(l, PHASE_POLL);
-		phase(l, PHASE_CHECK);
-		phase(l, PHASE_CLOSE);
-		l->st.iterations++;
-	}
+	while (!l->stop && loop_alive(l))
+		loop_run_once(l);
 	return l->stop ? 1 : 0;
 }
 

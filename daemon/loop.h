@@ -9,6 +9,7 @@
 #ifndef LOOPD_LOOP_H
 #define LOOPD_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,12 +32,13 @@ extern const char *const loop_phase_names[PHASE_COUNT];
 
 /* Per-owner accounting, embedded in each plugin (and one for the daemon). */
 struct loop_account {
-	uint64_t handles;     /* live handles */
-	uint64_t inflight;    /* submitted jobs whose done has not run */
-	uint64_t callbacks;   /* callbacks run */
-	uint64_t total_ns;    /* time spent in them */
-	uint64_t max_ns;      /* the slowest one */
-	const char *max_what; /* its kind: "timer", "io", ... (static) */
+	uint64_t handles;           /* live handles */
+	uint64_t inflight;          /* submitted jobs whose done has not run */
+	atomic_uint_fast64_t posts; /* posts queued (any thread) */
+	uint64_t callbacks;         /* callbacks run */
+	uint64_t total_ns;          /* time spent in them */
+	uint64_t max_ns;            /* the slowest one */
+	const char *max_what;       /* its kind: "timer", "io", ... (static) */
 };
 
 struct loop_stats {
@@ -58,8 +60,8 @@ struct loop_stats {
  * provides them.  NULL owners are the daemon's own handles. */
 struct loop_account *loop_owner_account(loopd_plugin *owner);
 const char *loop_owner_name(loopd_plugin *owner);
-/* Called when owner's last handle is freed and no job of its is in
- * flight. */
+/* Called when owner's last handle is freed, no job of its is in flight
+ * and no post of its is queued. */
 void loop_owner_released(struct loop *l, loopd_plugin *owner);
 
 /* threads: the worker pool size (>= 1).  0 or -errno. */
@@ -70,6 +72,9 @@ void loop_free(struct loop *l);
 /* Runs iterations until nothing referenced is left or loop_stop is
  * called.  Returns 0 when the loop emptied, 1 when it was stopped. */
 int loop_run(struct loop *l);
+/* One iteration, whether or not anything keeps the loop alive (its poll
+ * does not block then). */
+void loop_run_once(struct loop *l);
 /* Makes loop_run return after the current iteration. */
 void loop_stop(struct loop *l);
 /* Whether anything referenced is left. */
@@ -105,7 +110,8 @@ int loop_cancel(struct loop *l, loopd_plugin *owner, loopd_id job);
 int loop_close(struct loop *l, loopd_plugin *owner, loopd_id h,
 	       loopd_cb on_close);
 int loop_ref(struct loop *l, loopd_plugin *owner, loopd_id h, int ref);
-/* Any thread: cb(owner, ud) on the loop thread, in the poll phase. */
+/* Any thread: cb(owner, ud) on the loop thread, in the poll phase.  The
+ * owner's account counts it until it has run. */
 int loop_post(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud);
 
 /*

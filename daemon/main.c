@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calendar.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -37,6 +38,7 @@ struct options {
 	const char *plugins[MAX_PLUGINS];
 	int nplugins;
 	unsigned threads;
+	int64_t drain_timeout_ms;
 	int log_level;
 	bool log_json;
 };
@@ -45,6 +47,7 @@ enum {
 	OPT_NO_SOCKET = 256,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
+	OPT_DRAIN_TIMEOUT,
 	OPT_VERSION
 };
 
@@ -74,6 +77,9 @@ static const struct opt_entry {
 	  "(repeatable; default every *.so in the plugin dir)" },
 	{ "threads", 't', required_argument, true, "N",
 	  "worker pool size (default 4)" },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, required_argument, true, "D",
+	  "at a stop, how long running jobs may finish (default 30s; 90s, "
+	  "5m, 1h30m)" },
 	{ "log-level", OPT_LOG_LEVEL, required_argument, true, "LEVEL",
 	  "err, warn, info (default) or debug" },
 	{ "log-format", OPT_LOG_FORMAT, required_argument, true, "FMT",
@@ -102,8 +108,11 @@ static void usage(FILE *f)
 		"be set in the config\nfile's [loopd] section by their long "
 		"names (no-socket = yes).\n"
 		"The control socket is not built yet: run with --no-socket.\n"
-		"Exit status: 0 after a clean stop, 1 on a start failure,\n"
-		"75 when another instance holds the state directory's lock.\n");
+		"Exit status: 0 after a clean stop; 1 on a start failure, or a\n"
+		"stop that left jobs running (drain timeout, second signal);\n"
+		"65 when the database is corrupt, not loopd's or newer than\n"
+		"this loopd (the file is left untouched); 75 when another\n"
+		"instance holds the state directory's lock.\n");
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
@@ -163,6 +172,11 @@ static int set_option(struct options *o, int c, const char *arg, char *err,
 					"'%s' is not a number from 1 to 1024",
 					arg),
 			       -1;
+		break;
+	case OPT_DRAIN_TIMEOUT:
+		if (cal_parse_duration(arg, &o->drain_timeout_ms, err, errlen) <
+		    0)
+			return -1;
 		break;
 	case OPT_LOG_LEVEL:
 		if ((o->log_level = log_level_parse(arg)) < 0)
@@ -355,19 +369,22 @@ static int take_lock(const char *dir)
 	return fd;
 }
 
-/* The first SIGINT/SIGTERM drains and stops; a second one, while a job
- * that never returns holds the drain, exits at once. */
+static volatile bool force_stop;
+
+/* The first SIGINT/SIGTERM drains and stops; a second one, while running
+ * jobs hold the drain, stops waiting for them (the database is still
+ * closed cleanly). */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	static int received;
 	struct loop *l = arg;
 	if (received++) {
-		log_warnx("SIG%s again: exiting now, without waiting for "
-			  "running jobs",
+		log_warnx("SIG%s again: not waiting for running jobs",
 			  sigabbrev_np((int)sig));
-		_exit(1);
+		force_stop = true;
+	} else {
+		log_info("SIG%s received, stopping", sigabbrev_np((int)sig));
 	}
-	log_info("SIG%s received, stopping", sigabbrev_np((int)sig));
 	loop_stop(l);
 }
 
@@ -458,7 +475,9 @@ static void log_loop_stats(struct loop *l)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .threads = 4, .log_level = LOGL_INFO };
+	struct options o = { .threads = 4,
+			     .log_level = LOGL_INFO,
+			     .drain_timeout_ms = 30000 };
 	bool cli[NOPTS] = { false };
 	parse_args(argc, argv, &o, cli);
 	struct config *cfg = load_config(o.config);
@@ -507,11 +526,18 @@ int main(int argc, char **argv)
 			 (int)getpid());
 		loop_run(l);
 	}
-	plugins_stop_all(reg);
-	while (!store_idle(st) && loop_alive(l))
-		loop_run(l);
+	int left = plugins_stop_all(reg, (uint64_t)o.drain_timeout_ms,
+				    &force_stop);
+	while (!store_idle(st))
+		loop_run_once(l);
 	store_close(st);
 	log_loop_stats(l);
+	if (left > 0) {
+		/* Their jobs' threads cannot be joined: leave without. */
+		log_msg(LOGL_WARN, NULL,
+			"stopped with %d plugins' jobs still running", left);
+		_exit(1);
+	}
 	for (size_t i = 0; i < 2; i++)
 		event_free(sigs[i]);
 	plugins_free(reg);

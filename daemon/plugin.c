@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct plugins {
 	loopd_plugin *head; /* newest first, so stopping walks in reverse */
 	plugins_config_fn config;
 	void *config_ctx;
+	bool deadline_passed; /* plugins_stop_all's drain deadline */
 };
 
 int plugins_new(struct plugins **out, struct loop *l, const char *dir)
@@ -209,30 +211,53 @@ static void retire(loopd_plugin *p)
 	free(p);
 }
 
+/* Nothing of p's is left: no handle, no job in flight, no post queued.
+ * The state is set before this is read, and host_post counts a post
+ * before it reads the state (both sequentially consistent), so a post is
+ * either refused or counted here. */
 static bool idle(const loopd_plugin *p)
 {
-	return p->acct.handles == 0 && p->acct.inflight == 0;
+	return p->acct.handles == 0 && p->acct.inflight == 0 &&
+	       atomic_load(&p->acct.posts) == 0;
 }
 
 static void retire_cb(loopd_plugin *unused, void *ud)
 {
 	loopd_plugin *p = ud;
+	p->retire_queued = false;
 	if (idle(p))
 		retire(p);
 }
 
+/* Retires an idle, unloading p in the next pending phase: not now, since
+ * the caller may be inside loop code that still uses p's handles. */
+static void queue_retire(loopd_plugin *p)
+{
+	bool unloading =
+		p->pstate == PLUGIN_DRAINING || p->pstate == PLUGIN_FAILED;
+	if (!unloading || p->retire_queued || !idle(p))
+		return;
+	if (loop_defer(p->reg->loop, NULL, retire_cb, p) > 0)
+		p->retire_queued = true;
+}
+
 void loop_owner_released(struct loop *l, loopd_plugin *owner)
 {
-	if (owner->pstate == PLUGIN_DRAINING || owner->pstate == PLUGIN_FAILED)
-		loop_defer(l, NULL, retire_cb, owner);
+	queue_retire(owner);
+}
+
+void plugins_recheck(loopd_plugin *unused, void *ud)
+{
+	struct plugins *reg = ud;
+	for (loopd_plugin *p = reg->head; p; p = p->next)
+		queue_retire(p);
 }
 
 /* Starts undoing everything p registered. */
 static void drain(loopd_plugin *p)
 {
 	loop_drain_owner(p->reg->loop, p);
-	if (idle(p))
-		loop_defer(p->reg->loop, NULL, retire_cb, p);
+	queue_retire(p);
 }
 
 static int init_plugin(struct plugins *reg, loopd_plugin *p, char *err,
@@ -316,15 +341,36 @@ int plugins_load_dir(struct plugins *reg)
 	return failed;
 }
 
-static bool all_idle(const struct plugins *reg)
+/* Whether stop_all must go on running the loop. */
+static bool busy(const struct plugins *reg)
 {
 	for (const loopd_plugin *p = reg->head; p; p = p->next)
-		if (!idle(p))
-			return false;
-	return true;
+		if (!idle(p) || p->retire_queued)
+			return true;
+	return false;
 }
 
-void plugins_stop_all(struct plugins *reg)
+static void drain_deadline(loopd_plugin *unused, void *ud)
+{
+	struct plugins *reg = ud;
+	reg->deadline_passed = true;
+	loop_stop(reg->loop);
+}
+
+/* A plugin whose jobs still run cannot be shut down or unmapped: its code
+ * is on a worker's stack.  It is left as it is, and said so. */
+static void abandon(loopd_plugin *p)
+{
+	log_msg(LOGL_WARN, p->name,
+		"not shut down: %llu jobs still running, %llu handles left "
+		"at the drain deadline",
+		(unsigned long long)p->acct.inflight,
+		(unsigned long long)p->acct.handles);
+	unlink_plugin(p->reg, p);
+}
+
+int plugins_stop_all(struct plugins *reg, uint64_t timeout_ms,
+		     const volatile bool *force)
 {
 	for (loopd_plugin *p = reg->head; p; p = p->next) {
 		if (p->pstate == PLUGIN_ACTIVE || p->pstate == PLUGIN_LOADING) {
@@ -332,20 +378,30 @@ void plugins_stop_all(struct plugins *reg)
 			loop_drain_owner(reg->loop, p);
 		}
 	}
+	/* An unreferenced timer: the deadline must not keep the loop up. */
+	loopd_id t =
+		loop_timer(reg->loop, NULL, timeout_ms, 0, drain_deadline, reg);
+	if (t > 0)
+		loop_ref(reg->loop, NULL, t, 0);
 	/* Run until every cancelled job's done and every close callback has
 	 * run; plugins that were already unloading retire on their own. */
-	while (!all_idle(reg) && loop_alive(reg->loop))
+	while (busy(reg) && loop_alive(reg->loop) && !reg->deadline_passed &&
+	       !*force)
 		loop_run(reg->loop);
+	if (t > 0)
+		loop_close(reg->loop, NULL, t, NULL);
 	/* head is the newest: shut down in reverse load order. */
+	int left = 0;
 	while (reg->head) {
 		loopd_plugin *p = reg->head;
-		if (!idle(p))
-			log_msg(LOGL_WARN, p->name,
-				"%llu handles and %llu jobs still in flight at exit",
-				(unsigned long long)p->acct.handles,
-				(unsigned long long)p->acct.inflight);
-		retire(p);
+		if (idle(p) && !p->retire_queued) {
+			retire(p);
+		} else {
+			abandon(p);
+			left++;
+		}
 	}
+	return left;
 }
 
 void plugins_free(struct plugins *reg)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loop.h"
 #include "loopd/plugin.h"
@@ -28,7 +29,9 @@ struct loopd_plugin {
 	void *dl;
 	const struct loopd_plugin_desc *desc;
 	void *state; /* what init returned through its state pointer */
-	enum plugin_state pstate;
+	/* Atomic: host_post reads it from the plugin's threads. */
+	_Atomic(enum plugin_state) pstate;
+	bool retire_queued; /* a retire_cb is deferred for it */
 	struct plugins *reg;
 	struct loop_account acct;
 	uint64_t errors; /* host calls refused */
@@ -52,9 +55,18 @@ int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
  * logged and skipped.  Returns how many failed, or -errno if the directory
  * cannot be read. */
 int plugins_load_dir(struct plugins *reg);
-/* Stops every plugin in reverse load order: drains them, runs the loop
- * until their work is done, calls each shutdown, unloads them. */
-void plugins_stop_all(struct plugins *reg);
+/*
+ * Stops every plugin in reverse load order: drains them, runs the loop
+ * until their work is done, calls each shutdown, unloads them.  It stops
+ * waiting after timeout_ms, or once *force is set (a second signal): a
+ * plugin whose jobs are still running is then left loaded, not shut down,
+ * and logged.  Returns how many were left so.
+ */
+int plugins_stop_all(struct plugins *reg, uint64_t timeout_ms,
+		     const volatile bool *force);
+/* Core post callback: retires draining plugins that have become idle
+ * (a refused post may have been what kept one busy).  ud: the registry. */
+void plugins_recheck(loopd_plugin *unused, void *ud);
 
 struct loop *plugins_loop(struct plugins *reg);
 

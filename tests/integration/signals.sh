@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIGTERM and SIGINT: the first drains (handles closed, plugins shut down,
-# exit 0); while a job that never returns holds the drain, loopd stays up,
-# and a second signal makes it exit at once with status 1.
+# exit 0); while a job that never returns holds the drain, loopd stays up
+# until --drain-timeout, or until a second signal, then exits 1 naming the
+# plugin left running.
 set -euo pipefail
 build=$1
 loopd=$build/daemon/loopd
@@ -46,6 +47,21 @@ kill -0 "$pid" 2>/dev/null || fail "loopd exited although a job was still runnin
 kill -TERM "$pid"
 wait_exit "$pid" 5 || fail "a second SIGTERM did not stop loopd"
 [ "$rc" = 1 ] || fail "exit status $rc after a second SIGTERM, not 1"
-grep -q "SIGTERM again: exiting now" "$tmp/err" || fail "no message for the second SIGTERM"
+grep -q "SIGTERM again: not waiting for running jobs" "$tmp/err" ||
+	fail "no message for the second SIGTERM"
 grep -q "stuck: shutdown" "$tmp/out" && fail "shutdown ran while its job was still running"
+grep -q "lt_stuck: not shut down: 1 jobs still running" "$tmp/err" ||
+	fail "the plugin left running was not named"
+
+# The drain deadline: a stuck job is waited for --drain-timeout, no more.
+start=$(date +%s%N)
+"$loopd" --no-socket --drain-timeout 1s -S "$tmp/s3" -p "$build/tests/plugins/lt_stuck.so" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "stuck: working" "$tmp/out" && break; sleep 0.05; done
+kill -TERM "$pid"
+wait_exit "$pid" 10 || fail "loopd did not stop after its 1 s drain timeout"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" = 1 ] || fail "exit status $rc after the drain timeout, not 1"
+[ "$ms" -ge 1000 ] || fail "stopped after $ms ms, before the 1 s drain timeout"
+grep -q "stopped with 1 plugins' jobs still running" "$tmp/err" || fail "no message at the drain timeout"
 echo "ok: signals"

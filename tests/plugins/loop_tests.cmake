@@ -2,7 +2,8 @@
 # plugin_refuse.sh, which run them through `loopd --no-socket` and compare
 # what they print.  lt.h holds their shared helpers.
 foreach(t order_init order_done order_timer timers unref empty close_order
-    pool_cancel watch_post wrong_thread init_fail many_jobs stuck)
+    pool_cancel watch_post wrong_thread init_fail many_jobs stuck post_fail
+    far_timer)
   loopd_test_plugin(lt_${t} ${CMAKE_CURRENT_LIST_DIR}/lt_${t}.c)
 endforeach()
 find_package(Threads REQUIRED)
