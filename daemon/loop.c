@@ -32,6 +32,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -592,9 +593,11 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 loopd_id loop_watch(struct loop *l, loopd_plugin *owner, int fd, int events,
 		    loopd_io_cb cb, void *ud)
 {
-	if (!cb || fd < 0 || !(events & (LOOPD_READ | LOOPD_WRITE)) ||
+	if (!cb || !(events & (LOOPD_READ | LOOPD_WRITE)) ||
 	    (events & ~(LOOPD_READ | LOOPD_WRITE)))
 		return -EINVAL;
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
 	struct watch_handle *w =
 		(struct watch_handle *)h_new(l, sizeof(*w), H_WATCH, owner, ud);
 	if (!w)
@@ -604,10 +607,12 @@ loopd_id loop_watch(struct loop *l, loopd_plugin *owner, int fd, int events,
 	w->h.fn.io = cb;
 	w->loop = l;
 	w->ev = event_new(l->base, fd, ev, on_watch, w);
-	if (!w->ev || event_add(w->ev, NULL) < 0) {
+	/* epoll refuses some fds (regular files: EPERM); libevent logs why. */
+	int r = !w->ev ? -ENOMEM : event_add(w->ev, NULL) < 0 ? -EPERM : 0;
+	if (r < 0) {
 		ht_del(&l->table, &w->h);
 		h_free(l, &w->h);
-		return -EBADF;
+		return r;
 	}
 	h_flags(l, &w->h, HF_ACTIVE, 0);
 	l->nwatch++;
@@ -977,8 +982,19 @@ static int make_events(struct loop *l)
 	return 0;
 }
 
+/* libevent's own warnings, in loopd's log format. */
+static void libevent_log(int severity, const char *msg)
+{
+	int level = severity >= EVENT_LOG_ERR    ? LOGL_ERR
+		    : severity >= EVENT_LOG_WARN ? LOGL_WARN
+		    : severity >= EVENT_LOG_MSG  ? LOGL_INFO
+						 : LOGL_DEBUG;
+	log_msg(level, "libevent", "%s", msg);
+}
+
 static struct event_base *new_base(void)
 {
+	event_set_log_callback(libevent_log);
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;

@@ -307,8 +307,8 @@ int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
 			free(path);
 		return r;
 	}
-	log_msg(LOGL_INFO, p->name, "loaded %s %s from %s",
-		desc->version ? desc->version : "?", p->name, path);
+	log_msg(LOGL_INFO, p->name, "loaded version %s from %s",
+		desc->version ? desc->version : "?", path);
 	if (out)
 		*out = p;
 	return 0;

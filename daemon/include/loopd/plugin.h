@@ -73,7 +73,11 @@ struct loopd_plugin_desc {
 	const char *name;   /* [a-z0-9_]{1,32}, unique among loaded plugins */
 	const char *version;
 	const char *description;
-	/* Non-zero refuses the load; everything registered is undone. */
+	/* Non-zero refuses the load; everything registered is undone: its
+	 * handles are closed without their on_close, its queued jobs
+	 * cancelled (their done still runs, with -ECANCELED), its posts
+	 * run.  shutdown is not called then: before failing, init frees
+	 * what it allocated itself and joins any thread it started. */
 	int (*init)(loopd_plugin *p, const struct loopd_api *api, void **state);
 	/* Called once at unload or daemon stop, after draining; joins the
 	 * plugin's own threads and frees what is left. */
@@ -104,7 +108,8 @@ struct loopd_api {
 		LOOPD_PRINTF(3, 4);
 	/* Value of key in this plugin's config section, or NULL (borrowed). */
 	const char *(*config)(loopd_plugin *p, const char *key);
-	/* The loop's cached monotonic time in ms. */
+	/* The loop's cached monotonic time in ms: read before the timers
+	 * phase and again when poll returns.  0 off the loop thread. */
 	uint64_t (*now)(loopd_plugin *p);
 	/* Fires in the timers phase after timeout_ms, then every repeat_ms
 	 * if non-zero.  A one-shot's ud belongs to the plugin again once its
@@ -115,7 +120,10 @@ struct loopd_api {
 	loopd_id (*immediate)(loopd_plugin *p, loopd_cb cb, void *ud);
 	/* Runs once in the pending phase of the next iteration. */
 	loopd_id (*defer)(loopd_plugin *p, loopd_cb cb, void *ud);
-	/* Calls back in the poll phase while fd is ready for events. */
+	/* Calls back in the poll phase while fd is ready for events
+	 * (level-triggered, once per poll); revents is what is ready.
+	 * -EBADF for a bad fd, -EPERM for one epoll cannot watch (a regular
+	 * file).  The fd stays the plugin's: close it after the watch. */
 	loopd_id (*watch)(loopd_plugin *p, int fd, int events, loopd_io_cb cb,
 			  void *ud);
 	/* work(ud) on a pool thread, then done(p, ud, status) on the loop
@@ -126,12 +134,17 @@ struct loopd_api {
 	 * started or finished; -ENOENT if unknown. */
 	int (*cancel)(loopd_plugin *p, loopd_id job);
 	/* Stops a timer, immediate, defer or watch; on_close (may be NULL)
-	 * runs in the close phase of this iteration.  -ENOENT for a fired
-	 * one-shot or an unknown id. */
+	 * runs in the close phase of this iteration, and is where ud may be
+	 * freed.  -ENOENT for a fired one-shot, an unknown id or another
+	 * plugin's; -EINVAL for a job's id (use cancel).  cancel, close and
+	 * ref stay allowed while the plugin is unloading. */
 	int (*close)(loopd_plugin *p, loopd_id handle, loopd_cb on_close);
-	/* ref = 0: the handle no longer keeps the loop alive; 1: it does. */
+	/* ref = 0: the handle no longer keeps the loop alive; 1: it does.
+	 * -ENOENT / -EINVAL as for close. */
 	int (*ref)(loopd_plugin *p, loopd_id handle, int ref);
-	/* Any thread the plugin owns: run cb on the loop thread, poll phase. */
+	/* Any thread the plugin owns: run cb on the loop thread, poll phase.
+	 * Counted until it has run, so the plugin is not unloaded before;
+	 * -ESHUTDOWN once the plugin is unloading. */
 	int (*post)(loopd_plugin *p, loopd_cb cb, void *ud);
 	/* Loop thread, in init only: register a job kind (copied). */
 	int (*add_kind)(loopd_plugin *p, const struct loopd_kind *kind);
