@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -362,10 +363,11 @@ static void drain_deadline(loopd_plugin *unused, void *ud)
 static void abandon(loopd_plugin *p)
 {
 	log_msg(LOGL_WARN, p->name,
-		"not shut down: %llu jobs still running, %llu handles left "
-		"at the drain deadline",
+		"not shut down: %llu jobs still running, %llu handles and "
+		"%llu posts left when the stop stopped waiting",
 		(unsigned long long)p->acct.inflight,
-		(unsigned long long)p->acct.handles);
+		(unsigned long long)p->acct.handles,
+		(unsigned long long)atomic_load(&p->acct.posts));
 	unlink_plugin(p->reg, p);
 }
 
@@ -385,9 +387,16 @@ int plugins_stop_all(struct plugins *reg, uint64_t timeout_ms,
 		loop_ref(reg->loop, NULL, t, 0);
 	/* Run until every cancelled job's done and every close callback has
 	 * run; plugins that were already unloading retire on their own. */
-	while (busy(reg) && loop_alive(reg->loop) && !reg->deadline_passed &&
-	       !*force)
-		loop_run(reg->loop);
+	while (busy(reg) && !reg->deadline_passed && !*force) {
+		if (loop_alive(reg->loop)) {
+			loop_run(reg->loop);
+		} else {
+			/* Busy but nothing queued yet: a plugin thread is
+			 * between counting a post and queueing it. */
+			sched_yield();
+			loop_run_once(reg->loop);
+		}
+	}
 	if (t > 0)
 		loop_close(reg->loop, NULL, t, NULL);
 	/* head is the newest: shut down in reverse load order. */
