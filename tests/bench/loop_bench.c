@@ -35,61 +35,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <loopd/plugin.h>
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-enum workload {
-	WL_TIMERS,
-	WL_IMMEDIATES,
-	WL_POOL,
-	WL_PINGPONG
-};
-enum pattern {
-	PAT_NONE,
-	PAT_SPREAD,
-	PAT_SHUFFLE,
-	PAT_ZERO,
-	PAT_SAME
-};
-
-static const char *const workload_names[] = {
-	[WL_TIMERS] = "timers",
-	[WL_IMMEDIATES] = "immediates",
-	[WL_POOL] = "pool",
-	[WL_PINGPONG] = "pingpong",
-};
-static const char *const pattern_names[] = {
-	[PAT_NONE] = "-",    [PAT_SPREAD] = "spread", [PAT_SHUFFLE] = "shuffle",
-	[PAT_ZERO] = "zero", [PAT_SAME] = "same",
-};
-/* The tracker's sizes, used when LOOPD_BENCH_N is not set. */
-static const uint64_t default_n[] = {
-	[WL_TIMERS] = 1000000,
-	[WL_IMMEDIATES] = 10000000,
-	[WL_POOL] = 100000,
-	[WL_PINGPONG] = 100000,
-};
+#include "bench_common.h"
 
 struct bench {
 	loopd_plugin *p;
 	const struct loopd_api *api;
-	enum workload wl;
-	enum pattern pat;
-	uint64_t n;
-	uint64_t done;        /* callbacks run so far */
-	uint64_t errors;      /* failed jobs (status != 0) */
-	uint64_t max_timeout; /* ms, the latest a timer was asked to fire */
-	int failed;           /* a registration failed: print no result */
-	/* Monotonic ns: workload start, end of starting, first and last
-	 * callback. */
-	uint64_t t0, t1, t_first, t_last;
-	double cpu0;
-	long base_kb;
+	struct bench_run run;
+	int failed; /* a registration failed: print no result */
 	/* LOOPD_BENCH_WATCH: the pipe and the watch on its read end. */
 	int watch;
 	int pipe_fd[2];
@@ -99,96 +55,12 @@ struct bench {
 /* One plugin instance per daemon, so the state can be static. */
 static struct bench bench;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* User+sys seconds of the process; *maxrss_kb gets its peak RSS. */
-static double cpu_s(long *maxrss_kb)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	*maxrss_kb = ru.ru_maxrss;
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int lookup(const char *const *names, size_t count, const char *s)
-{
-	for (size_t i = 0; i < count; i++)
-		if (names[i] && strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* The four timer patterns of the tracker, for the i-th timer. */
-static uint64_t pattern_timeout(enum pattern pat, uint64_t i)
-{
-	switch (pat) {
-	case PAT_SPREAD: return 1 + i / 1000;
-	case PAT_SHUFFLE: return 1 + (i * 7919) % 1000;
-	case PAT_ZERO: return 0;
-	case PAT_SAME: return 1000;
-	case PAT_NONE: break;
-	}
-	return 0;
-}
-
-static double secs(uint64_t from, uint64_t to)
-{
-	return (double)(to - from) / 1e9;
-}
-
 /* Runs in the last callback: the result line. */
 static void bench_report(struct bench *b)
 {
-	long rss_kb;
-	double cpu;
-
-	b->t_last = mono_ns();
-	cpu = cpu_s(&rss_kb) - b->cpu0;
 	if (b->failed)
 		return; /* run.sh reports the missing line, loopd logged why */
-	printf("loopd %s %s n=%" PRIu64 " start_s=%.4f run_s=%.4f wall_s=%.4f "
-	       "fire_s=%.4f cpu_s=%.3f rss_mb=%.1f base_mb=%.1f",
-	       workload_names[b->wl], pattern_names[b->pat], b->n,
-	       secs(b->t0, b->t1), secs(b->t1, b->t_last),
-	       secs(b->t0, b->t_last), secs(b->t_first, b->t_last), cpu,
-	       (double)rss_kb / 1024, (double)b->base_kb / 1024);
-	switch (b->wl) {
-	case WL_TIMERS:
-		/* How far behind "started + the longest timeout" the last
-		 * timer fired: the last timer of the longest timeout is
-		 * started at the very end of starting, for every pattern. */
-		printf(" late_ms=%.2f", (double)(b->t_last - b->t1) / 1e6 -
-						(double)b->max_timeout);
-		break;
-	case WL_IMMEDIATES:
-		/* From the first callback, so the daemon's startup between
-		 * init and the first turn is not counted as turns. */
-		printf(" ns_per_turn=%.1f",
-		       b->n > 1 ? (double)(b->t_last - b->t_first) /
-					  (double)(b->n - 1)
-				: 0.0);
-		break;
-	case WL_PINGPONG:
-		printf(" us_per_trip=%.3f",
-		       b->n > 1 ? (double)(b->t_last - b->t_first) / 1e3 /
-					  (double)(b->n - 1)
-				: 0.0);
-		break;
-	case WL_POOL: break;
-	}
-	if (b->watch)
-		printf(" watch=1");
-	printf(" errors=%" PRIu64 "\n", b->errors);
-	/* loopd may leave through exit paths that skip stdio's flush. */
-	fflush(stdout);
+	bench_print_result(&b->run, "loopd", b->watch ? " watch=1" : "");
 }
 
 /* Never called: nobody writes to the pipe. */
@@ -225,7 +97,7 @@ static void bench_fail(struct bench *b, const char *what, loopd_id err)
 {
 	b->failed = 1;
 	b->api->log(b->p, LOOPD_LOG_ERR, "%s failed after %" PRIu64 ": %s",
-		    what, b->done, strerror((int)-err));
+		    what, b->run.done, strerror((int)-err));
 	bench_unwatch(b);
 }
 
@@ -256,9 +128,7 @@ static int bench_watch(struct bench *b)
 /* Counts a callback; returns 1 when it was the last one. */
 static int bench_tick(struct bench *b)
 {
-	if (b->done++ == 0)
-		b->t_first = mono_ns();
-	if (b->done < b->n)
+	if (!bench_count(&b->run))
 		return 0;
 	bench_report(b);
 	bench_unwatch(b);
@@ -273,16 +143,16 @@ static void on_timer(loopd_plugin *p, void *ud)
 
 static int start_timers(struct bench *b)
 {
-	for (uint64_t i = 0; i < b->n; i++) {
-		uint64_t ms = pattern_timeout(b->pat, i);
+	for (uint64_t i = 0; i < b->run.n; i++) {
+		uint64_t ms = pattern_timeout(b->run.pat, i);
 		loopd_id id = b->api->timer(b->p, ms, 0, on_timer, b);
 
 		if (id < 0) {
 			bench_fail(b, "timer", id);
 			return (int)id;
 		}
-		if (ms > b->max_timeout)
-			b->max_timeout = ms;
+		if (ms > b->run.max_timeout)
+			b->run.max_timeout = ms;
 	}
 	return 0;
 }
@@ -315,13 +185,13 @@ static void on_job_done(loopd_plugin *p, void *ud, int status)
 
 	(void)p;
 	if (status != 0)
-		b->errors++;
+		b->run.errors++;
 	bench_tick(b);
 }
 
 static int start_pool(struct bench *b)
 {
-	for (uint64_t i = 0; i < b->n; i++) {
+	for (uint64_t i = 0; i < b->run.n; i++) {
 		loopd_id id = b->api->submit(b->p, noop_work, on_job_done, b);
 
 		if (id < 0) {
@@ -339,7 +209,7 @@ static void on_pong(loopd_plugin *p, void *ud, int status)
 	loopd_id id;
 
 	if (status != 0)
-		b->errors++;
+		b->run.errors++;
 	if (bench_tick(b))
 		return;
 	id = b->api->submit(p, noop_work, on_pong, b);
@@ -350,42 +220,16 @@ static void on_pong(loopd_plugin *p, void *ud, int status)
 /* Reads the workload from the environment; 0 or -EINVAL (logged). */
 static int bench_parse(struct bench *b)
 {
-	const char *wl = getenv("LOOPD_BENCH");
-	const char *pat = getenv("LOOPD_BENCH_PATTERN");
-	const char *n = getenv("LOOPD_BENCH_N");
 	const char *w = getenv("LOOPD_BENCH_WATCH");
-	int i;
+	struct bench_env env;
 
-	i = lookup(workload_names, COUNT(workload_names), wl ? wl : "timers");
-	if (i < 0)
-		goto bad;
-	b->wl = (enum workload)i;
-	b->pat = PAT_NONE;
-	if (b->wl == WL_TIMERS) {
-		i = lookup(pattern_names, COUNT(pattern_names),
-			   pat ? pat : "spread");
-		if (i <= PAT_NONE)
-			goto bad;
-		b->pat = (enum pattern)i;
+	if (bench_parse_env(&b->run, &env) < 0) {
+		b->api->log(b->p, LOOPD_LOG_ERR, BENCH_BAD_WORKLOAD, env.wl,
+			    env.pat, env.n);
+		return -EINVAL;
 	}
 	b->watch = w && strcmp(w, "1") == 0;
-	b->n = default_n[b->wl];
-	if (n && *n) {
-		char *end;
-
-		errno = 0;
-		b->n = strtoull(n, &end, 10);
-		if (errno || *end || b->n == 0 || n[0] == '-')
-			goto bad;
-	}
 	return 0;
-bad:
-	b->api->log(b->p, LOOPD_LOG_ERR,
-		    "bad workload: LOOPD_BENCH=%s LOOPD_BENCH_PATTERN=%s "
-		    "LOOPD_BENCH_N=%s (want timers|immediates|pool|pingpong, "
-		    "spread|shuffle|zero|same, a positive count)",
-		    wl ? wl : "", pat ? pat : "", n ? n : "");
-	return -EINVAL;
 }
 
 static int bench_init(loopd_plugin *p, const struct loopd_api *api,
@@ -408,9 +252,9 @@ static int bench_init(loopd_plugin *p, const struct loopd_api *api,
 	if (b->watch && (rc = bench_watch(b)) < 0)
 		return rc;
 
-	b->cpu0 = cpu_s(&b->base_kb);
-	b->t0 = mono_ns();
-	switch (b->wl) {
+	b->run.cpu0 = cpu_s(&b->run.base_kb);
+	b->run.t0 = mono_ns();
+	switch (b->run.wl) {
 	case WL_TIMERS: rc = start_timers(b); break;
 	case WL_IMMEDIATES:
 		id = api->immediate(p, on_immediate, b);
@@ -426,7 +270,7 @@ static int bench_init(loopd_plugin *p, const struct loopd_api *api,
 		rc = id < 0 ? (int)id : 0;
 		break;
 	}
-	b->t1 = mono_ns();
+	b->run.t1 = mono_ns();
 	return rc;
 }
 
@@ -440,11 +284,11 @@ static void bench_shutdown(loopd_plugin *p, void *state)
 		close(b->pipe_fd[0]);
 		close(b->pipe_fd[1]);
 	}
-	if (b->done < b->n)
+	if (b->run.done < b->run.n)
 		b->api->log(p, LOOPD_LOG_WARN,
 			    "unloaded after %" PRIu64 " of %" PRIu64
 			    " callbacks",
-			    b->done, b->n);
+			    b->run.done, b->run.n);
 }
 
 static const struct loopd_plugin_desc desc = {

@@ -19,55 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <uv.h>
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-enum workload {
-	WL_TIMERS,
-	WL_IMMEDIATES,
-	WL_POOL,
-	WL_PINGPONG
-};
-enum pattern {
-	PAT_NONE,
-	PAT_SPREAD,
-	PAT_SHUFFLE,
-	PAT_ZERO,
-	PAT_SAME
-};
-
-static const char *const workload_names[] = {
-	[WL_TIMERS] = "timers",
-	[WL_IMMEDIATES] = "immediates",
-	[WL_POOL] = "pool",
-	[WL_PINGPONG] = "pingpong",
-};
-static const char *const pattern_names[] = {
-	[PAT_NONE] = "-",    [PAT_SPREAD] = "spread", [PAT_SHUFFLE] = "shuffle",
-	[PAT_ZERO] = "zero", [PAT_SAME] = "same",
-};
-static const uint64_t default_n[] = {
-	[WL_TIMERS] = 1000000,
-	[WL_IMMEDIATES] = 10000000,
-	[WL_POOL] = 100000,
-	[WL_PINGPONG] = 100000,
-};
+#include "bench_common.h"
 
 struct bench {
 	uv_loop_t *loop;
-	enum workload wl;
-	enum pattern pat;
-	uint64_t n;
-	uint64_t done;
-	uint64_t errors;
-	uint64_t max_timeout;
-	uint64_t t0, t1, t_first, t_last;
-	double cpu0;
-	long base_kb;
+	struct bench_run run;
 	int reported;
 	/* Per workload: what a libuv user owns. */
 	uv_timer_t *timers;
@@ -78,92 +37,16 @@ struct bench {
 
 static struct bench bench;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double cpu_s(long *maxrss_kb)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	*maxrss_kb = ru.ru_maxrss;
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int lookup(const char *const *names, size_t count, const char *s)
-{
-	for (size_t i = 0; i < count; i++)
-		if (names[i] && strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
-static uint64_t pattern_timeout(enum pattern pat, uint64_t i)
-{
-	switch (pat) {
-	case PAT_SPREAD: return 1 + i / 1000;
-	case PAT_SHUFFLE: return 1 + (i * 7919) % 1000;
-	case PAT_ZERO: return 0;
-	case PAT_SAME: return 1000;
-	case PAT_NONE: break;
-	}
-	return 0;
-}
-
-static double secs(uint64_t from, uint64_t to)
-{
-	return (double)(to - from) / 1e9;
-}
-
 /* The same line as loop_bench.c's, first word "libuv". */
 static void bench_report(struct bench *b)
 {
-	long rss_kb;
-	double cpu;
-
-	b->t_last = mono_ns();
-	cpu = cpu_s(&rss_kb) - b->cpu0;
 	b->reported = 1;
-	printf("libuv %s %s n=%" PRIu64 " start_s=%.4f run_s=%.4f wall_s=%.4f "
-	       "fire_s=%.4f cpu_s=%.3f rss_mb=%.1f base_mb=%.1f",
-	       workload_names[b->wl], pattern_names[b->pat], b->n,
-	       secs(b->t0, b->t1), secs(b->t1, b->t_last),
-	       secs(b->t0, b->t_last), secs(b->t_first, b->t_last), cpu,
-	       (double)rss_kb / 1024, (double)b->base_kb / 1024);
-	switch (b->wl) {
-	case WL_TIMERS:
-		printf(" late_ms=%.2f", (double)(b->t_last - b->t1) / 1e6 -
-						(double)b->max_timeout);
-		break;
-	case WL_IMMEDIATES:
-		printf(" ns_per_turn=%.1f",
-		       b->n > 1 ? (double)(b->t_last - b->t_first) /
-					  (double)(b->n - 1)
-				: 0.0);
-		break;
-	case WL_PINGPONG:
-		printf(" us_per_trip=%.3f",
-		       b->n > 1 ? (double)(b->t_last - b->t_first) / 1e3 /
-					  (double)(b->n - 1)
-				: 0.0);
-		break;
-	case WL_POOL: break;
-	}
-	printf(" errors=%" PRIu64 "\n", b->errors);
-	fflush(stdout);
+	bench_print_result(&b->run, "libuv", "");
 }
 
 static int bench_tick(struct bench *b)
 {
-	if (b->done++ == 0)
-		b->t_first = mono_ns();
-	if (b->done < b->n)
+	if (!bench_count(&b->run))
 		return 0;
 	bench_report(b);
 	return 1;
@@ -178,14 +61,14 @@ static void on_timer(uv_timer_t *t)
 
 static int start_timers(struct bench *b)
 {
-	b->timers = malloc(b->n * sizeof *b->timers);
+	b->timers = malloc(b->run.n * sizeof *b->timers);
 	if (!b->timers)
 		return UV_ENOMEM;
 	/* libuv counts a new timer from the loop's cached time; refresh it
 	 * so the timers count from the start of the run, as in loopd. */
 	uv_update_time(b->loop);
-	for (uint64_t i = 0; i < b->n; i++) {
-		uint64_t ms = pattern_timeout(b->pat, i);
+	for (uint64_t i = 0; i < b->run.n; i++) {
+		uint64_t ms = pattern_timeout(b->run.pat, i);
 		uv_timer_t *t = &b->timers[i];
 		int rc;
 
@@ -194,8 +77,8 @@ static int start_timers(struct bench *b)
 		rc = uv_timer_start(t, on_timer, ms, 0);
 		if (rc < 0)
 			return rc;
-		if (ms > b->max_timeout)
-			b->max_timeout = ms;
+		if (ms > b->run.max_timeout)
+			b->run.max_timeout = ms;
 	}
 	return 0;
 }
@@ -245,16 +128,16 @@ static void on_work_done(uv_work_t *w, int status)
 	struct bench *b = w->data;
 
 	if (status != 0)
-		b->errors++;
+		b->run.errors++;
 	bench_tick(b);
 }
 
 static int start_pool(struct bench *b)
 {
-	b->work = malloc(b->n * sizeof *b->work);
+	b->work = malloc(b->run.n * sizeof *b->work);
 	if (!b->work)
 		return UV_ENOMEM;
-	for (uint64_t i = 0; i < b->n; i++) {
+	for (uint64_t i = 0; i < b->run.n; i++) {
 		int rc;
 
 		b->work[i].data = b;
@@ -273,14 +156,14 @@ static void on_pong(uv_work_t *w, int status)
 	int rc;
 
 	if (status != 0)
-		b->errors++;
+		b->run.errors++;
 	if (bench_tick(b))
 		return;
 	rc = uv_queue_work(b->loop, w, noop_work, on_pong);
 	if (rc < 0) {
 		fprintf(stderr, "uv_bench: uv_queue_work: %s\n",
 			uv_strerror(rc));
-		b->errors++;
+		b->run.errors++;
 	}
 }
 
@@ -295,39 +178,14 @@ static int start_pingpong(struct bench *b)
 
 static int bench_parse(struct bench *b)
 {
-	const char *wl = getenv("LOOPD_BENCH");
-	const char *pat = getenv("LOOPD_BENCH_PATTERN");
-	const char *n = getenv("LOOPD_BENCH_N");
-	int i;
+	struct bench_env env;
 
-	i = lookup(workload_names, COUNT(workload_names), wl ? wl : "timers");
-	if (i < 0)
-		goto bad;
-	b->wl = (enum workload)i;
-	b->pat = PAT_NONE;
-	if (b->wl == WL_TIMERS) {
-		i = lookup(pattern_names, COUNT(pattern_names),
-			   pat ? pat : "spread");
-		if (i <= PAT_NONE)
-			goto bad;
-		b->pat = (enum pattern)i;
-	}
-	b->n = default_n[b->wl];
-	if (n && *n) {
-		char *end;
-
-		b->n = strtoull(n, &end, 10);
-		if (*end || b->n == 0 || n[0] == '-')
-			goto bad;
+	if (bench_parse_env(&b->run, &env) < 0) {
+		fprintf(stderr, "uv_bench: " BENCH_BAD_WORKLOAD "\n", env.wl,
+			env.pat, env.n);
+		return -1;
 	}
 	return 0;
-bad:
-	fprintf(stderr,
-		"uv_bench: bad workload: LOOPD_BENCH=%s LOOPD_BENCH_PATTERN=%s "
-		"LOOPD_BENCH_N=%s (want timers|immediates|pool|pingpong, "
-		"spread|shuffle|zero|same, a positive count)\n",
-		wl ? wl : "", pat ? pat : "", n ? n : "");
-	return -1;
 }
 
 int main(int argc, char **argv)
@@ -343,18 +201,18 @@ int main(int argc, char **argv)
 		return 2;
 	b->loop = uv_default_loop();
 
-	b->cpu0 = cpu_s(&b->base_kb);
-	b->t0 = mono_ns();
-	switch (b->wl) {
+	b->run.cpu0 = cpu_s(&b->run.base_kb);
+	b->run.t0 = mono_ns();
+	switch (b->run.wl) {
 	case WL_TIMERS: rc = start_timers(b); break;
 	case WL_IMMEDIATES: rc = start_immediates(b); break;
 	case WL_POOL: rc = start_pool(b); break;
 	case WL_PINGPONG: rc = start_pingpong(b); break;
 	}
-	b->t1 = mono_ns();
+	b->run.t1 = mono_ns();
 	if (rc < 0) {
 		fprintf(stderr, "uv_bench: starting %s: %s\n",
-			workload_names[b->wl], uv_strerror(rc));
+			workload_names[b->run.wl], uv_strerror(rc));
 		return 1;
 	}
 	uv_run(b->loop, UV_RUN_DEFAULT);
@@ -362,12 +220,12 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"uv_bench: loop ended after %" PRIu64 " of %" PRIu64
 			" callbacks\n",
-			b->done, b->n);
+			b->run.done, b->run.n);
 		return 1;
 	}
 	/* The fired timers are never uv_close()d, so uv_loop_close would
 	 * say EBUSY; the process ends here anyway. */
 	free(b->timers);
 	free(b->work);
-	return b->errors ? 1 : 0;
+	return b->run.errors ? 1 : 0;
 }
