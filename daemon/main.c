@@ -157,8 +157,12 @@ static int set_option(struct options *o, int c, const char *arg, char *err,
 					arg),
 			       -1;
 		break;
-	case 'S': o->state_dir = arg; break;
-	case 'P': o->plugin_dir = arg; break;
+	case 'S':
+	case 'P':
+		if (!*arg)
+			return snprintf(err, errlen, "an empty path"), -1;
+		*(c == 'S' ? &o->state_dir : &o->plugin_dir) = arg;
+		break;
 	case 'p':
 		if (o->nplugins == MAX_PLUGINS)
 			return snprintf(err, errlen, "at most %d plugins",

@@ -203,7 +203,8 @@ static void retire(loopd_plugin *p)
 	unlink_plugin(p->reg, p);
 	if (was_up && p->desc->shutdown)
 		p->desc->shutdown(p, p->state);
-	log_msg(LOGL_INFO, p->name, "unloaded");
+	log_msg(LOGL_INFO, p->name,
+		was_up ? "unloaded" : "rolled back after its failed init");
 #ifndef LOOPD_ASAN
 	/* Under ASan the code stays mapped so leak reports can name it. */
 	dlclose(p->dl);
