@@ -146,5 +146,4 @@ static const struct loopd_plugin_desc hello_desc = {
 	.init = hello_init,
 	.shutdown = hello_shutdown,
 };
-
 LOOPD_PLUGIN(hello_desc)
