@@ -1320,12 +1320,15 @@ static int corrupt(struct store *s, const char *why)
 {
 	return fail(s, -STORE_ECORRUPT,
 		    "the database %s is damaged (%s); loopd left it untouched. "
-		    "Keep a copy of it (and of %s-wal if there is one), then "
+		    "Keep a copy of it (and of %s-wal if there is one).  Then "
 		    "restore a copy loopd made before a migration (%s.vN.bak) "
 		    "if there is one, or salvage what is readable with "
-		    "`sqlite3 %s .recover | sqlite3 %s.recovered` and move "
-		    "that in its place.  Moving it away starts with no jobs",
-		    s->path, why, s->path, s->path, s->path, s->path);
+		    "`sqlite3 %s .recover | sqlite3 %s.recovered` and check "
+		    "the result (`sqlite3 %s.recovered 'SELECT count(*) FROM "
+		    "jobs'`) before moving it in place; remove %s-wal and "
+		    "%s-shm first.  Moving it away starts with no jobs",
+		    s->path, why, s->path, s->path, s->path, s->path, s->path,
+		    s->path, s->path);
 }
 
 static int newer(struct store *s, int64_t version)
@@ -1345,11 +1348,20 @@ static int sqlite_fail(struct store *s, sqlite3 *db, int rc, const char *what)
 	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 	if (is_corrupt(rc))
 		return corrupt(s, msg);
+	int prim = rc & 0xff;
+	const char *hint =
+		prim == SQLITE_FULL ? "; free space on its file system and "
+				      "start again"
+		: prim == SQLITE_BUSY || prim == SQLITE_LOCKED
+			? "; another process (an open sqlite3 shell?) holds "
+			  "a write transaction on it: end that and start again"
+		: prim == SQLITE_READONLY
+			? "; loopd must be able to write it and its directory "
+			  "(file permissions, a read-only file system)"
+			: "";
 	return fail(s, err_of(rc) ? err_of(rc) : -EIO,
 		    "cannot %s the database %s: %s%s", what, s->path, msg,
-		    (rc & 0xff) == SQLITE_FULL ? "; free space on its file "
-						 "system and start again"
-					       : "");
+		    hint);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -1422,9 +1434,17 @@ static int read_header(struct store *s, bool *fresh)
 	if (n < 0)
 		return fail(s, -e, "cannot read the database %s: %s", s->path,
 			    strerror(e));
-	/* An empty file goes on to the SQLite check: a WAL beside it may
-	 * hold what a crash kept from its first commit. */
-	return n ? check_header(s, h, (size_t)n) : 0;
+	if (n)
+		return check_header(s, h, (size_t)n);
+	/* An empty file with a WAL beside it was truncated from outside
+	 * (SQLite writes page 1 before it switches to WAL): SQLite would
+	 * delete that WAL, maybe the only copy of the jobs. */
+	char wal[4096];
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (stat(wal, &st) == 0 && st.st_size > 0)
+		return corrupt(s, "the file is empty but a non-empty -wal "
+				  "is beside it");
+	return 0;
 }
 
 /* The first column of the first row of sql (0 without a row). */
@@ -1481,6 +1501,9 @@ static int integrity(struct store *s, sqlite3 *db, bool full)
 		if (line && strcmp(line, "ok") != 0)
 			snprintf(found + n, sizeof(found) - n, "%s%s",
 				 n ? "; " : "", line);
+		for (char *c = found + n; *c; c++)
+			if (*c == '\n')
+				*c = ' '; /* one log record, one line */
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
@@ -1703,15 +1726,16 @@ static int finish_open(struct store *s)
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 					SQLITE_PREPARE_PERSISTENT, &s->st[i],
 					NULL);
-	if (!rc)
-		rc = exec_i64(s->db, SET_CLEAN, 0);
-	if (!rc)
-		rc = query_i64(s->db,
-			       "SELECT max(coalesce((SELECT seq FROM "
-			       "sqlite_sequence WHERE name = 'runs'), 0), "
-			       "coalesce((SELECT max(id) FROM runs), 0)) + 1",
-			       &s->next_run_id);
-	return rc ? sqlite_fail(s, s->db, rc, "prepare") : 0;
+	if (rc)
+		return sqlite_fail(s, s->db, rc, "prepare statements on");
+	if ((rc = exec_i64(s->db, SET_CLEAN, 0)) != 0)
+		return sqlite_fail(s, s->db, rc, "mark as open");
+	rc = query_i64(s->db,
+		       "SELECT max(coalesce((SELECT seq FROM "
+		       "sqlite_sequence WHERE name = 'runs'), 0), "
+		       "coalesce((SELECT max(id) FROM runs), 0)) + 1",
+		       &s->next_run_id);
+	return rc ? sqlite_fail(s, s->db, rc, "read the next run id from") : 0;
 }
 
 static void store_free(struct store *s)
@@ -1844,9 +1868,20 @@ void store_close(struct store *s)
 	s->pend_head = NULL;
 	complete_all(list);
 	int rc = s->degraded ? SQLITE_CORRUPT : exec_i64(s->db, SET_CLEAN, 1);
-	if (!rc)
-		rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)",
-				  NULL, NULL, NULL);
+	if (!rc) {
+		/* A reader (an sqlite3 shell) may keep the WAL from being
+		 * truncated: the data is safe, the next start checkpoints. */
+		int log_frames = 0, done_frames = 0;
+		sqlite3_busy_timeout(s->db, 200);
+		int ck = sqlite3_wal_checkpoint_v2(s->db, NULL,
+						   SQLITE_CHECKPOINT_TRUNCATE,
+						   &log_frames, &done_frames);
+		if (ck != SQLITE_OK || log_frames != done_frames)
+			log_info("store: %s: another process reads the "
+				 "database, so its WAL was not checkpointed; "
+				 "the next start does it",
+				 s->path);
+	}
 	if (rc)
 		log_warnx("store: %s was not closed cleanly (%s); the next "
 			  "start runs a full integrity check",

@@ -49,6 +49,29 @@ cp "$tmp/new/loopd.db" "$tmp/newer/loopd.db"
 sqlite3 "$tmp/newer/loopd.db" "PRAGMA user_version = 999;"
 expect_65 newer "newer"
 
+# An empty database with a WAL beside it was truncated from outside: the
+# WAL may be the only copy, so it is refused, not replayed into nothing.
+mkdir -p "$tmp/emptywal"
+: >"$tmp/emptywal/loopd.db"
+head -c 8192 /dev/urandom >"$tmp/emptywal/loopd.db-wal"
+walsum=$(sha256sum "$tmp/emptywal/loopd.db-wal")
+expect_65 emptywal "non-empty -wal"
+[ "$walsum" = "$(sha256sum "$tmp/emptywal/loopd.db-wal")" ] || fail "emptywal: the -wal was changed"
+
+# Another process holding a write transaction: a start failure (1) that
+# says who is in the way and what to do, after the busy timeout.
+(echo "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS held(x);"; sleep 9) |
+	sqlite3 "$tmp/new/loopd.db" &
+holder=$!
+sleep 0.5
+rc=$(run "$tmp/new")
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+[ "$rc" = 1 ] || fail "a locked database: exit $rc, not 1"
+grep -q "another process (an open sqlite3 shell?) holds a write transaction" "$tmp/err" ||
+	fail "a locked database: the message does not say what is in the way"
+[ "$(run "$tmp/new")" = 0 ] || fail "the database did not start again once released"
+
 # A second instance: the first holds the lock while hello ticks forever.
 printf '[plugin.hello]\nticks = 0\n' >"$tmp/c.conf"
 "$loopd" --no-socket -c "$tmp/c.conf" -S "$tmp/new" -p "$build/plugins/hello.so" 2>/dev/null &
