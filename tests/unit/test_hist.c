@@ -27,18 +27,6 @@
 
 static unsigned test_seed;
 
-/* splitmix64: the same sequence on every libc, so a seed reproduces. */
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 static const double qs[] = { 0.0,  0.001, 0.01, 0.1,   0.25, 0.5,
 			     0.75, 0.9,   0.99, 0.999, 1.0 };
 
