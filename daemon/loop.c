@@ -69,6 +69,9 @@ enum htype {
 #define ID_TYPE(id)  ((int)((id) & ((1 << ID_TYPE_BITS) - 1)))
 #define ID_SEQ(id)   ((uint64_t)(id) >> ID_TYPE_BITS)
 
+/* A callback that holds the loop this long is logged (PLUGIN-API rule 5). */
+#define LOOP_SLOW_CALLBACK_NS (500ull * 1000000u)
+
 enum {
 	HF_REF = 1,
 	HF_ACTIVE = 2,
@@ -455,6 +458,14 @@ static void account_cb(struct loop *l, loopd_plugin *owner, const char *what,
 		snprintf(l->st.slowest_owner, sizeof(l->st.slowest_owner), "%s",
 			 owner ? loop_owner_name(owner) : "loopd");
 	}
+	/* PLUGIN-API rule 5, once the callback has returned: a watchdog
+	 * thread that names a callback still holding the loop is issue 5's. */
+	if (ns >= LOOP_SLOW_CALLBACK_NS)
+		log_msg(LOGL_WARN, owner ? loop_owner_name(owner) : NULL,
+			"a %s callback held the loop for %llu ms (limit %llu "
+			"ms): nothing else ran meanwhile",
+			what, (unsigned long long)(ns / 1000000),
+			(unsigned long long)(LOOP_SLOW_CALLBACK_NS / 1000000));
 }
 
 #define TIMED(l, owner, what, call)                                \

@@ -2,7 +2,8 @@
 # Edges found in review: a post queued by a plugin whose init then fails
 # runs before the plugin is unloaded (no use-after-free, no crash); a
 # timer centuries away makes the poll wait instead of spinning; api->now
-# is read afresh in the poll phase.
+# is read afresh in the poll phase; a callback that holds the loop past
+# the limit is logged with its plugin and kind.
 set -euo pipefail
 build=$1
 loopd=$build/daemon/loopd
@@ -29,4 +30,10 @@ cpu=$(sed -n 's/^cpu_ms=//p' "$tmp/out")
 [ -n "$cpu" ] && [ "$cpu" -lt 150 ] || fail "cpu_ms=$cpu with a far timer pending: the poll spins"
 lag=$(sed -n 's/^now_lag_ms=//p' "$tmp/out")
 [ -n "$lag" ] && [ "$lag" -le 5 ] || fail "api->now lags the clock by ${lag} ms in done"
+rc=0
+timeout 20 "$loopd" --no-socket -S "$tmp/s" -p "$build/tests/plugins/lt_slow.so" \
+	>"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" = 0 ] || fail "lt_slow: exit $rc"
+grep -q "lt_slow: a timer callback held the loop for [0-9]* ms" "$tmp/err" ||
+	fail "a callback holding the loop 600 ms was not logged with its plugin"
 echo "ok: loop edges (cpu ${cpu} ms, now lag ${lag} ms)"
