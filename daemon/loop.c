@@ -48,6 +48,7 @@
 #include "pool.h"
 #include "slab.h"
 #include "timer.h"
+#include "watchdog.h"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -168,6 +169,7 @@ struct loop {
 	atomic_uint_fast64_t posts_pending;
 	int post_fd;
 
+	struct watchdog wd;
 	struct loop_account core; /* the daemon's own handles */
 	struct loop_stats st;
 	uint64_t poll_cb_ns; /* callback time inside the current poll */
@@ -468,11 +470,15 @@ static void account_cb(struct loop *l, loopd_plugin *owner, const char *what,
 			(unsigned long long)(LOOP_SLOW_CALLBACK_NS / 1000000));
 }
 
-#define TIMED(l, owner, what, call)                                \
-	do {                                                       \
-		uint64_t t0_ = mono_ns();                          \
-		call;                                              \
-		account_cb((l), (owner), (what), mono_ns() - t0_); \
+#define TIMED(l, owner, what, call)                                     \
+	do {                                                            \
+		uint64_t t0_ = mono_ns();                               \
+		watchdog_enter(&(l)->wd,                                \
+			       (owner) ? loop_owner_name(owner) : NULL, \
+			       (what), t0_);                            \
+		call;                                                   \
+		watchdog_leave(&(l)->wd);                               \
+		account_cb((l), (owner), (what), mono_ns() - t0_);      \
 	} while (0)
 
 /* ---- phase 1: timers ---- */
@@ -585,6 +591,7 @@ static void run_queue(struct loop *l, struct qnode *queue, const char *what)
  * returns. */
 static void poll_time(struct loop *l)
 {
+	watchdog_poll_end(&l->wd); /* a callback runs: watch it */
 	if (!l->poll_time_fresh) {
 		loop_update_time(l);
 		l->poll_time_fresh = true;
@@ -831,7 +838,10 @@ static void run_poll(struct loop *l)
 	else if (timeout != UINT64_MAX)
 		arm_timer_fd(l, l->now_ns + timeout);
 	uint64_t t0 = mono_ns();
+	if (timeout != 0)
+		watchdog_poll_begin(&l->wd);
 	event_base_loop(l->base, flags);
+	watchdog_poll_end(&l->wd);
 	uint64_t spent = mono_ns() - t0;
 	if (spent > l->poll_cb_ns)
 		l->st.idle_ns += spent - l->poll_cb_ns;
@@ -1044,6 +1054,8 @@ int loop_new(struct loop **out, unsigned threads)
 		r = -ENOMEM;
 	if (r == 0)
 		r = make_events(l);
+	if (r == 0)
+		r = watchdog_start(&l->wd, LOOP_SLOW_CALLBACK_NS / 1000000u);
 	if (r < 0) {
 		loop_free(l);
 		return r;
@@ -1068,6 +1080,7 @@ void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
+	watchdog_stop(&l->wd);
 	if (l->pool) {
 		pool_cancel_all(l->pool);
 		pool_free(l->pool);
@@ -1114,6 +1127,7 @@ void loop_stats(struct loop *l, struct loop_stats *out)
 	out->lag_p50_us = hist_quantile(&l->lag_us, 0.50);
 	out->lag_p99_us = hist_quantile(&l->lag_us, 0.99);
 	out->lag_max_us = l->lag_us.max;
+	out->watchdog_reports = atomic_load(&l->wd.reports);
 	if (!out->slowest_what)
 		out->slowest_what = "";
 }

@@ -54,11 +54,13 @@ struct loop_stats {
 	const char *slowest_what; /* static */
 	char slowest_owner[40];   /* plugin name or "loopd" */
 	uint64_t timers, handles;
+	uint64_t watchdog_reports; /* callbacks named while still running */
 };
 
 /* Owner hooks: loop.c needs a plugin's accounting and name; plugin.c
  * provides them.  NULL owners are the daemon's own handles. */
 struct loop_account *loop_owner_account(loopd_plugin *owner);
+/* Never freed (the watchdog thread may read it after the plugin is gone). */
 const char *loop_owner_name(loopd_plugin *owner);
 /* Called when owner's last handle is freed, no job of its is in flight
  * and no post of its is queued. */

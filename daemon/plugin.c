@@ -69,9 +69,35 @@ struct loop_account *loop_owner_account(loopd_plugin *owner)
 	return &owner->acct;
 }
 
+/*
+ * Plugin names outlive their plugins: the watchdog thread may read the
+ * name of the callback it watches just as the plugin goes.  Each distinct
+ * name is kept once for the life of the process.  Loop thread only.
+ */
+static const char *intern_name(const char *name)
+{
+	static char **names;
+	static size_t n, cap;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return names[i];
+	if (n == cap) {
+		size_t ncap = cap ? cap * 2 : 16;
+		char **v = realloc(names, ncap * sizeof(*v));
+		if (!v)
+			return "?";
+		names = v;
+		cap = ncap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return "?";
+	return names[n++] = copy;
+}
+
 const char *loop_owner_name(loopd_plugin *owner)
 {
-	return owner->name;
+	return owner->iname;
 }
 
 void plugin_error(loopd_plugin *p, const char *fmt, ...)
@@ -295,6 +321,7 @@ int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
 	}
 	if (r == 0) {
 		snprintf(p->name, sizeof(p->name), "%s", desc->name);
+		p->iname = intern_name(p->name);
 		p->path = path;
 		p->dl = dl;
 		p->desc = desc;

@@ -25,7 +25,8 @@ struct plugins;
 
 struct loopd_plugin {
 	char name[33];
-	char *path; /* owned */
+	const char *iname; /* the same, never freed (loop_owner_name) */
+	char *path;        /* owned */
 	void *dl;
 	const struct loopd_plugin_desc *desc;
 	void *state; /* what init returned through its state pointer */

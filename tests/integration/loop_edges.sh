@@ -35,5 +35,11 @@ timeout 20 "$loopd" --no-socket -S "$tmp/s" -p "$build/tests/plugins/lt_slow.so"
 	>"$tmp/out" 2>"$tmp/err" || rc=$?
 [ "$rc" = 0 ] || fail "lt_slow: exit $rc"
 grep -q "lt_slow: a timer callback held the loop for [0-9]* ms" "$tmp/err" ||
-	fail "a callback holding the loop 600 ms was not logged with its plugin"
+	fail "a callback holding the loop 1.2 s was not logged with its plugin"
+# The watchdog names it while it still runs: that line comes first.
+first=$(grep -m1 -n "lt_slow: a timer callback" "$tmp/err" | cut -d: -f1)
+[ "$(sed -n "${first}p" "$tmp/err" | grep -c "and still runs")" = 1 ] ||
+	fail "the watchdog did not name the callback while it still ran"
+late=$(sed -n "${first}s/.*held the loop for \([0-9]*\) ms.*/\1/p" "$tmp/err")
+[ "$late" -lt 900 ] || fail "the watchdog named it only after ${late} ms"
 echo "ok: loop edges (cpu ${cpu} ms, now lag ${lag} ms)"

@@ -1,5 +1,5 @@
 /*
- * lt_slow.c - a timer callback that holds the loop for 600 ms: loopd
+ * lt_slow.c - a timer callback that holds the loop for 1.2 s: loopd
  * must log it with the plugin's name and the kind of callback.  Prints
  * "slow: done" after blocking.
  */
@@ -7,7 +7,7 @@
 
 static void hog(loopd_plugin *p, void *ud)
 {
-	struct timespec ts = { 0, 600 * 1000 * 1000 };
+	struct timespec ts = { 1, 200 * 1000 * 1000 };
 	nanosleep(&ts, NULL);
 	lt_say("slow: done");
 }

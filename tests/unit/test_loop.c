@@ -238,6 +238,24 @@ static void test_close_inside_close_waits(void **state)
 	assert_int_equal(st.iterations, 2);
 }
 
+static void hold_loop(loopd_plugin *p, void *ud)
+{
+	struct timespec ts = { 0, 800 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/* The watchdog thread names a callback that holds the loop past 500 ms,
+ * once, and not a quick one. */
+static void test_watchdog(void **state)
+{
+	assert_true(loop_timer(L, NULL, 0, 0, cb_append, "quick") > 0);
+	assert_true(loop_timer(L, NULL, 1, 0, hold_loop, NULL) > 0);
+	loop_run(L);
+	struct loop_stats st;
+	loop_stats(L, &st);
+	assert_int_equal(st.watchdog_reports, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +272,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_inside_close_waits,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
