@@ -70,8 +70,9 @@ enum htype {
 #define ID_TYPE(id)  ((int)((id) & ((1 << ID_TYPE_BITS) - 1)))
 #define ID_SEQ(id)   ((uint64_t)(id) >> ID_TYPE_BITS)
 
-/* A callback that holds the loop this long is logged (PLUGIN-API rule 5). */
-#define LOOP_SLOW_CALLBACK_NS (500ull * 1000000u)
+/* A callback that holds the loop this long is logged (PLUGIN-API rule 5),
+ * unless loop_set_watchdog says otherwise. */
+#define LOOP_SLOW_CALLBACK_MS 500u
 
 enum {
 	HF_REF = 1,
@@ -462,12 +463,14 @@ static void account_cb(struct loop *l, loopd_plugin *owner, const char *what,
 	}
 	/* PLUGIN-API rule 5, once the callback has returned: a watchdog
 	 * thread that names a callback still holding the loop is issue 5's. */
-	if (ns >= LOOP_SLOW_CALLBACK_NS)
+	uint64_t limit =
+		atomic_load_explicit(&l->wd.limit_ns, memory_order_relaxed);
+	if (limit && ns >= limit)
 		log_msg(LOGL_WARN, owner ? loop_owner_name(owner) : NULL,
 			"a %s callback held the loop for %llu ms (limit %llu "
 			"ms): nothing else ran meanwhile",
 			what, (unsigned long long)(ns / 1000000),
-			(unsigned long long)(LOOP_SLOW_CALLBACK_NS / 1000000));
+			(unsigned long long)(limit / 1000000));
 }
 
 #define TIMED(l, owner, what, call)                                     \
@@ -1055,7 +1058,7 @@ int loop_new(struct loop **out, unsigned threads)
 	if (r == 0)
 		r = make_events(l);
 	if (r == 0)
-		r = watchdog_start(&l->wd, LOOP_SLOW_CALLBACK_NS / 1000000u);
+		r = watchdog_start(&l->wd, LOOP_SLOW_CALLBACK_MS);
 	if (r < 0) {
 		loop_free(l);
 		return r;
@@ -1114,6 +1117,11 @@ void loop_free(struct loop *l)
 		close(l->post_fd);
 	pthread_mutex_destroy(&l->post_lock);
 	free(l);
+}
+
+void loop_set_watchdog(struct loop *l, uint64_t limit_ms)
+{
+	watchdog_set_limit(&l->wd, limit_ms);
 }
 
 void loop_stats(struct loop *l, struct loop_stats *out)

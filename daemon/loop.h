@@ -125,5 +125,8 @@ int loop_post(struct loop *l, loopd_plugin *owner, loopd_cb cb, void *ud);
 void loop_drain_owner(struct loop *l, loopd_plugin *owner);
 
 void loop_stats(struct loop *l, struct loop_stats *out);
+/* A callback that holds the loop limit_ms or longer is logged, while it
+ * runs and when it returns (default 500); 0: never. */
+void loop_set_watchdog(struct loop *l, uint64_t limit_ms);
 
 #endif

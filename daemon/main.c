@@ -39,6 +39,7 @@ struct options {
 	int nplugins;
 	unsigned threads;
 	int64_t drain_timeout_ms;
+	int64_t watchdog_ms;
 	int log_level;
 	bool log_json;
 };
@@ -48,6 +49,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_DRAIN_TIMEOUT,
+	OPT_WATCHDOG,
 	OPT_VERSION
 };
 
@@ -80,6 +82,9 @@ static const struct opt_entry {
 	{ "drain-timeout", OPT_DRAIN_TIMEOUT, required_argument, true, "D",
 	  "at a stop, how long running jobs may finish (default 30s; 90s, "
 	  "5m, 1h30m)" },
+	{ "watchdog", OPT_WATCHDOG, required_argument, true, "D",
+	  "log a plugin callback that holds the loop this long, naming "
+	  "its plugin (default 500ms; 0s: never)" },
 	{ "log-level", OPT_LOG_LEVEL, required_argument, true, "LEVEL",
 	  "err, warn, info (default) or debug" },
 	{ "log-format", OPT_LOG_FORMAT, required_argument, true, "FMT",
@@ -180,6 +185,10 @@ static int set_option(struct options *o, int c, const char *arg, char *err,
 	case OPT_DRAIN_TIMEOUT:
 		if (cal_parse_duration(arg, &o->drain_timeout_ms, err, errlen) <
 		    0)
+			return -1;
+		break;
+	case OPT_WATCHDOG:
+		if (cal_parse_duration(arg, &o->watchdog_ms, err, errlen) < 0)
 			return -1;
 		break;
 	case OPT_LOG_LEVEL:
@@ -481,7 +490,8 @@ int main(int argc, char **argv)
 {
 	struct options o = { .threads = 4,
 			     .log_level = LOGL_INFO,
-			     .drain_timeout_ms = 30000 };
+			     .drain_timeout_ms = 30000,
+			     .watchdog_ms = 500 };
 	bool cli[NOPTS] = { false };
 	parse_args(argc, argv, &o, cli);
 	struct config *cfg = load_config(o.config);
@@ -511,6 +521,7 @@ int main(int argc, char **argv)
 	struct plugins *reg;
 	if ((r = loop_new(&l, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
+	loop_set_watchdog(l, (uint64_t)o.watchdog_ms);
 	struct store *st = open_store(l, state_dir);
 	if ((r = plugins_new(&reg, l, o.plugin_dir)) < 0)
 		fatalx("out of memory");

@@ -31,18 +31,18 @@ static void check(struct watchdog *w)
 		atomic_load_explicit(&w->start_ns, memory_order_relaxed);
 	const char *name = atomic_load_explicit(&w->name, memory_order_relaxed);
 	const char *what = atomic_load_explicit(&w->what, memory_order_relaxed);
-	uint64_t held = now_ns() - start;
+	uint64_t held = now_ns() - start, limit = atomic_load(&w->limit_ns);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&w->seq, memory_order_relaxed) != s ||
-	    held < w->limit_ns)
-		return; /* it ended, or is not late yet */
+	    !limit || held < limit)
+		return; /* it ended, is not late yet, or checks are off */
 	w->seq_reported = s;
 	atomic_fetch_add(&w->reports, 1);
 	log_msg(LOGL_WARN, name,
 		"a %s callback has held the loop for %llu ms and still runs "
 		"(watchdog limit %llu ms)",
 		what, (unsigned long long)(held / 1000000),
-		(unsigned long long)(w->limit_ns / 1000000));
+		(unsigned long long)(limit / 1000000));
 }
 
 static void sleep_for(struct watchdog *w, uint64_t ns)
@@ -71,7 +71,8 @@ static void *run(void *arg)
 			pthread_cond_wait(&w->cond, &w->lock);
 		atomic_store(&w->parked, false);
 		check(w);
-		sleep_for(w, w->limit_ns / 10);
+		uint64_t limit = atomic_load(&w->limit_ns);
+		sleep_for(w, limit ? limit / 10 : 1000000000u);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -79,10 +80,8 @@ static void *run(void *arg)
 
 int watchdog_start(struct watchdog *w, uint64_t limit_ms)
 {
-	w->limit_ns = limit_ms * 1000000u;
+	atomic_store(&w->limit_ns, limit_ms * 1000000u);
 	w->running = false;
-	if (!limit_ms)
-		return 0;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -116,6 +115,11 @@ void watchdog_stop(struct watchdog *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	w->running = false;
+}
+
+void watchdog_set_limit(struct watchdog *w, uint64_t limit_ms)
+{
+	atomic_store(&w->limit_ns, limit_ms * 1000000u);
 }
 
 void watchdog_poll_begin(struct watchdog *w)

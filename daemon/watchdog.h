@@ -25,15 +25,18 @@ struct watchdog {
 	/* The watchdog thread's. */
 	atomic_bool parked, stop;
 	atomic_uint_fast64_t reports;
-	uint64_t limit_ns, seq_reported;
+	atomic_uint_fast64_t limit_ns; /* 0: checks off */
+	uint64_t seq_reported;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool running;
 };
 
-/* limit_ms 0: no thread.  0 or -errno. */
+/* Starts the thread with a limit (> 0).  0 or -errno. */
 int watchdog_start(struct watchdog *w, uint64_t limit_ms);
+/* Any time: a new limit; 0 turns the checks off. */
+void watchdog_set_limit(struct watchdog *w, uint64_t limit_ms);
 void watchdog_stop(struct watchdog *w);
 
 /* Loop thread: a callback begins (at t0) / ends. */

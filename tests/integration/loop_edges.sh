@@ -42,4 +42,11 @@ first=$(grep -m1 -n "lt_slow: a timer callback" "$tmp/err" | cut -d: -f1)
 	fail "the watchdog did not name the callback while it still ran"
 late=$(sed -n "${first}s/.*held the loop for \([0-9]*\) ms.*/\1/p" "$tmp/err")
 [ "$late" -lt 900 ] || fail "the watchdog named it only after ${late} ms"
+# --watchdog sets the limit; 0s turns it off.
+timeout 20 "$loopd" --no-socket --watchdog 100ms -S "$tmp/s" \
+	-p "$build/tests/plugins/lt_slow.so" >/dev/null 2>"$tmp/err"
+grep -q "still runs (watchdog limit 100 ms)" "$tmp/err" || fail "--watchdog 100ms was not applied"
+timeout 20 "$loopd" --no-socket --watchdog 0s -S "$tmp/s" \
+	-p "$build/tests/plugins/lt_slow.so" >/dev/null 2>"$tmp/err"
+grep -q "held the loop" "$tmp/err" && fail "--watchdog 0s still logged"
 echo "ok: loop edges (cpu ${cpu} ms, now lag ${lag} ms)"
