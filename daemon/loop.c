@@ -76,8 +76,7 @@ enum htype {
 
 enum {
 	HF_REF = 1,
-	HF_ACTIVE = 2,
-	HF_CLOSING = 4
+	HF_ACTIVE = 2
 };
 
 struct handle {
@@ -881,7 +880,7 @@ int loop_close(struct loop *l, loopd_plugin *owner, loopd_id id,
 		break;
 	}
 	ht_del(&l->table, h);
-	h_flags(l, h, HF_CLOSING, HF_ACTIVE);
+	h_flags(l, h, 0, HF_ACTIVE); /* closing: in l->closing */
 	h->fn.cb = on_close;
 	return 0;
 }
