@@ -2,13 +2,8 @@
 # The config file as loopd reads it: [loopd] options, the command line
 # winning over the file, [plugin.NAME] handed to the plugin, and a clear
 # error naming the file, section and key for every kind of mistake.
-set -euo pipefail
-build=$1
-loopd=$build/daemon/loopd
+source "$(dirname "$0")/script.bash" "$@"
 hello=$build/plugins/hello.so
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # Expects exit status $1 and stderr containing $2 from loopd -c FILE.
 expect_error() {

@@ -4,12 +4,7 @@
 # timer centuries away makes the poll wait instead of spinning; api->now
 # is read afresh in the poll phase; a callback that holds the loop past
 # the limit is logged with its plugin and kind.
-set -euo pipefail
-build=$1
-loopd=$build/daemon/loopd
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; cat "$tmp/err" >&2 || true; exit 1; }
+source "$(dirname "$0")/script.bash" "$@"
 
 rc=0
 timeout 20 "$loopd" --no-socket -S "$tmp/s" -p "$build/tests/plugins/lt_post_fail.so" \

@@ -3,12 +3,7 @@
 # exit 0); while a job that never returns holds the drain, loopd stays up
 # until --drain-timeout, or until a second signal, then exits 1 naming the
 # plugin left running.
-set -euo pipefail
-build=$1
-loopd=$build/daemon/loopd
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; cat "$tmp/err" >&2 || true; exit 1; }
+source "$(dirname "$0")/script.bash" "$@"
 
 # Waits up to $2 seconds for process $1 to end; its status in $rc.
 wait_exit() {

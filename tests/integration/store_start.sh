@@ -3,13 +3,7 @@
 # gets a migrated loopd.db; a corrupt, foreign or newer database stops the
 # start with exit 65, a message saying how to recover, and the file left
 # byte for byte as it was; a second loopd on the same state dir exits 75.
-set -euo pipefail
-build=$1
-loopd=$build/daemon/loopd
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; cat "$tmp/err" >&2 2>/dev/null || true; exit 1; }
+source "$(dirname "$0")/script.bash" "$@"
 empty=$build/tests/plugins/lt_empty.so
 
 run() { # run STATE_DIR: loopd with a plugin that registers nothing

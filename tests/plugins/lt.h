@@ -37,6 +37,12 @@ __attribute__((format(printf, 1, 2))) static inline void lt_say(const char *fmt,
 	(void)w;
 }
 
+/* A callback that prints its ud, a string literal. */
+static inline void lt_say_ud(loopd_plugin *p, void *ud)
+{
+	lt_say("%s", (const char *)ud);
+}
+
 /* CLOCK_MONOTONIC, the clock loopd's timers run on. */
 static inline uint64_t lt_mono_ns(void)
 {

@@ -12,21 +12,6 @@
 
 static const struct loopd_api *api;
 
-static void on_timer(loopd_plugin *p, void *ud)
-{
-	lt_say("timer");
-}
-
-static void on_deferred(loopd_plugin *p, void *ud)
-{
-	lt_say("deferred");
-}
-
-static void on_immediate(loopd_plugin *p, void *ud)
-{
-	lt_say("immediate");
-}
-
 static int work(void *ud)
 {
 	return 7;
@@ -35,9 +20,9 @@ static int work(void *ud)
 static void done(loopd_plugin *p, void *ud, int status)
 {
 	lt_say("done %d", status);
-	if (api->defer(p, on_deferred, NULL) <= 0 ||
-	    api->timer(p, 0, 0, on_timer, NULL) <= 0 ||
-	    api->immediate(p, on_immediate, NULL) <= 0)
+	if (api->defer(p, lt_say_ud, "deferred") <= 0 ||
+	    api->timer(p, 0, 0, lt_say_ud, "timer") <= 0 ||
+	    api->immediate(p, lt_say_ud, "immediate") <= 0)
 		lt_say("registering from done failed");
 }
 

@@ -9,27 +9,12 @@
  */
 #include "lt.h"
 
-static void on_timer(loopd_plugin *p, void *ud)
-{
-	lt_say("timer");
-}
-
-static void on_deferred(loopd_plugin *p, void *ud)
-{
-	lt_say("deferred");
-}
-
-static void on_immediate(loopd_plugin *p, void *ud)
-{
-	lt_say("immediate");
-}
-
 static int order_init(loopd_plugin *p, const struct loopd_api *api,
 		      void **state)
 {
-	if (api->immediate(p, on_immediate, NULL) <= 0 ||
-	    api->defer(p, on_deferred, NULL) <= 0 ||
-	    api->timer(p, 0, 0, on_timer, NULL) <= 0)
+	if (api->immediate(p, lt_say_ud, "immediate") <= 0 ||
+	    api->defer(p, lt_say_ud, "deferred") <= 0 ||
+	    api->timer(p, 0, 0, lt_say_ud, "timer") <= 0)
 		return -1;
 	lt_say("init");
 	return 0;
