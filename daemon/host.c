@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
+#include "scheduler.h"
 
 static struct loop *loop_of(loopd_plugin *p)
 {
@@ -185,27 +186,59 @@ static int host_post(loopd_plugin *p, loopd_cb cb, void *ud)
 	return r;
 }
 
-/* The job-kind entries arrive with the scheduler. */
+/* Job kinds: registered during init only, so a job never sees a kind
+ * half set up; the scheduler owns them from then on. */
 static int host_add_kind(loopd_plugin *p, const struct loopd_kind *kind)
 {
 	int r = gate(p, "add_kind");
-	return r < 0 ? r : -ENOSYS;
+	struct sched *s = r < 0 ? NULL : plugins_sched(p->reg);
+	if (r < 0)
+		return r;
+	if (p->pstate != PLUGIN_LOADING) {
+		plugin_error(p, "add_kind called outside init; refused");
+		return -EPERM;
+	}
+	if (!s)
+		return (int)report(p, "add_kind", -ENOTSUP);
+	r = sched_add_kind(s, p, kind);
+	if (r == -EEXIST)
+		plugin_error(p, "add_kind: the kind %s is already registered",
+			     kind->name);
+	return r == -EEXIST ? r : (int)report(p, "add_kind", r);
+}
+
+/* Runs are only touched on the loop thread; a run pointer stays valid
+ * until its plugin is gone, so a late finish is refused, not a crash. */
+static bool run_gate(loopd_run *run, const char *what)
+{
+	if (!run)
+		return false;
+	if (!loop_on_thread()) {
+		log_msg(LOGL_ERR, NULL,
+			"%s called from a thread other than the loop thread; "
+			"refused",
+			what);
+		return false;
+	}
+	return true;
 }
 
 static const char *host_run_job(loopd_run *run)
 {
-	return NULL;
+	return run_gate(run, "run_job") ? sched_run_job(run) : NULL;
 }
 
 static int64_t host_run_id(loopd_run *run)
 {
-	return -ENOSYS;
+	return run_gate(run, "run_id") ? sched_run_id(run) : -EPERM;
 }
 
 static int host_finish(loopd_run *run, int status, const char *output,
 		       size_t len)
 {
-	return -ENOSYS;
+	if (!run_gate(run, "finish"))
+		return run ? -EPERM : -EINVAL;
+	return sched_finish(run, status, output, len);
 }
 
 static const struct loopd_api api = {

@@ -22,9 +22,12 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
+#include "scheduler.h"
 #include "store.h"
 
 #define EXIT_LOCKED 75
@@ -390,7 +393,7 @@ static volatile bool force_stop;
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	static int received;
-	struct loop *l = arg;
+	struct daemon *d = arg;
 	if (received++) {
 		log_warnx("SIG%s again: not waiting for running jobs",
 			  sigabbrev_np((int)sig));
@@ -398,7 +401,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	} else {
 		log_info("SIG%s received, stopping", sigabbrev_np((int)sig));
 	}
-	loop_stop(l);
+	d->state = DAEMON_STOPPING;
+	loop_stop(d->loop);
 }
 
 static int load_plugins(struct plugins *reg, const struct options *o)
@@ -421,31 +425,29 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 	return 0;
 }
 
-/* Jobs are counted only, until the scheduler that runs them is built. */
-static int count_job(void *ctx, struct store_job *job)
-{
-	(*(unsigned *)ctx)++;
-	return 0;
-}
-
 /*
  * Opens STATE_DIR/loopd.db: checks, backup, migrations, then the jobs and
  * the runs a previous stop left unfinished.  Exits 65 for a corrupt,
  * foreign or newer database, 1 for any other failure.
  */
-static struct store *open_store(struct loop *l, const char *state_dir)
+static struct store *open_store(struct daemon *d, const char *path)
 {
-	char path[PATH_MAX], err[2048];
+	char err[2048];
 	struct store *st;
-	snprintf(path, sizeof(path), "%s/loopd.db", state_dir);
-	int r = store_open(&st, l, path, NULL, err, sizeof(err));
+	int r = store_open(&st, d->loop, path, NULL, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOGL_ERR, NULL, "%s", err);
 		exit(store_exit_status(r));
 	}
-	unsigned jobs = 0;
-	if ((r = store_load_jobs(st, count_job, &jobs)) < 0)
+	d->store = st;
+	if ((r = events_new(&d->events, EVENTS_RING)) < 0 ||
+	    (r = sched_new(&d->sched, d->loop, st, d->events, NULL)) < 0)
+		fatalx("out of memory");
+	if ((r = sched_load(d->sched)) < 0)
 		fatalx("%s: cannot read the jobs: %s", path, strerror(-r));
+	struct sched_counts c;
+	sched_counts(d->sched, &c);
+	unsigned jobs = (unsigned)c.total;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	int64_t n = store_mark_interrupted(st, (int64_t)now.tv_sec * 1000000 +
@@ -486,6 +488,69 @@ static void log_loop_stats(struct loop *l)
 			  (unsigned long long)(st.phase_ns[i] / 1000));
 }
 
+void daemon_shutdown(struct daemon *d, int64_t timeout_ms)
+{
+	if (d->state == DAEMON_STOPPING)
+		return;
+	d->state = DAEMON_STOPPING;
+	if (timeout_ms >= 0)
+		d->shutdown_timeout_ms = timeout_ms;
+	loop_stop(d->loop);
+}
+
+static void deadline_cb(loopd_plugin *unused, void *ud)
+{
+	*(bool *)ud = true;
+}
+
+/* Runs the loop until pred(d) is false, the deadline passes or a second
+ * signal forces the stop.  True when pred became false. */
+static bool run_while(struct daemon *d, bool (*pred)(struct daemon *),
+		      uint64_t timeout_ms)
+{
+	bool passed = false;
+	loopd_id t =
+		loop_timer(d->loop, NULL, timeout_ms, 0, deadline_cb, &passed);
+	if (t > 0)
+		loop_ref(d->loop, NULL, t, 0);
+	while (pred(d) && !passed && !force_stop)
+		loop_run_once(d->loop);
+	if (!passed && t > 0)
+		loop_close(d->loop, NULL, t, NULL);
+	return !pred(d);
+}
+
+static bool runs_left(struct daemon *d)
+{
+	return sched_running(d->sched) > 0;
+}
+
+/*
+ * ARCHITECTURE.md's stop: no new runs; running ones may finish until the
+ * drain timeout; then they are told to stop and get the kill grace; then
+ * the plugins drain and shut down; then the final commits.  Returns how
+ * many plugins were left running.
+ */
+static int stop_daemon(struct daemon *d, uint64_t drain_ms)
+{
+	d->state = DAEMON_STOPPING;
+	sched_stop_starting(d->sched);
+	if (runs_left(d)) {
+		log_info("waiting up to %llu ms for %u running jobs",
+			 (unsigned long long)drain_ms, sched_running(d->sched));
+		if (!run_while(d, runs_left, drain_ms)) {
+			log_info("interrupting %u running jobs",
+				 sched_running(d->sched));
+			sched_interrupt_all(d->sched);
+			run_while(d, runs_left, SCHED_KILL_GRACE_MS + 1000);
+		}
+	}
+	int left = plugins_stop_all(d->plugins, drain_ms, &force_stop);
+	while (!store_idle(d->store))
+		loop_run_once(d->loop);
+	return left;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .threads = 4,
@@ -493,6 +558,8 @@ int main(int argc, char **argv)
 			     .drain_timeout_ms = 30000,
 			     .watchdog_ms = 500 };
 	bool cli[NOPTS] = { false };
+	struct daemon d = { .state = DAEMON_RUNNING,
+			    .shutdown_timeout_ms = -1 };
 	parse_args(argc, argv, &o, cli);
 	struct config *cfg = load_config(o.config);
 	if (cfg)
@@ -516,37 +583,47 @@ int main(int argc, char **argv)
 		       strerror(-r));
 	int lock_fd = take_lock(state_dir);
 	signal(SIGPIPE, SIG_IGN);
+	char db_path[PATH_MAX];
+	snprintf(db_path, sizeof(db_path), "%s/loopd.db", state_dir);
 
-	struct loop *l;
-	struct plugins *reg;
-	if ((r = loop_new(&l, o.threads)) < 0)
+	d.db_path = db_path;
+	d.plugin_dir = plugin_dir;
+	d.threads = o.threads;
+	d.drain_timeout_ms = o.drain_timeout_ms;
+	d.socket_path = "";
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d.started_usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if ((r = loop_new(&d.loop, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
-	loop_set_watchdog(l, (uint64_t)o.watchdog_ms);
-	struct store *st = open_store(l, state_dir);
-	if ((r = plugins_new(&reg, l, o.plugin_dir)) < 0)
+	loop_set_watchdog(d.loop, (uint64_t)o.watchdog_ms);
+	open_store(&d, db_path);
+	if ((r = plugins_new(&d.plugins, d.loop, o.plugin_dir)) < 0)
 		fatalx("out of memory");
+	plugins_set_sched(d.plugins, d.sched);
 	if (cfg)
-		plugins_set_config(reg, config_lookup, cfg);
+		plugins_set_config(d.plugins, config_lookup, cfg);
 	struct event *sigs[] = {
-		evsignal_new(loop_base(l), SIGINT, on_signal, l),
-		evsignal_new(loop_base(l), SIGTERM, on_signal, l),
+		evsignal_new(loop_base(d.loop), SIGINT, on_signal, &d),
+		evsignal_new(loop_base(d.loop), SIGTERM, on_signal, &d),
 	};
 	for (size_t i = 0; i < 2; i++)
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0)
 			fatalx("cannot install signal handlers");
 
-	int status = load_plugins(reg, &o) < 0 ? 1 : 0;
+	int status = load_plugins(d.plugins, &o) < 0 ? 1 : 0;
 	if (status == 0) {
+		sched_start(d.sched);
 		log_info("loopd %s running (pid %d)", LOOPD_VERSION,
 			 (int)getpid());
-		loop_run(l);
+		loop_run(d.loop);
 	}
-	int left = plugins_stop_all(reg, (uint64_t)o.drain_timeout_ms,
-				    &force_stop);
-	while (!store_idle(st))
-		loop_run_once(l);
-	store_close(st);
-	log_loop_stats(l);
+	int64_t drain = d.shutdown_timeout_ms >= 0 ? d.shutdown_timeout_ms
+						   : o.drain_timeout_ms;
+	int left = stop_daemon(&d, (uint64_t)drain);
+	sched_free(d.sched);
+	store_close(d.store);
+	log_loop_stats(d.loop);
 	if (left > 0) {
 		/* Their jobs' threads cannot be joined: leave without. */
 		log_msg(LOGL_WARN, NULL,
@@ -555,8 +632,9 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < 2; i++)
 		event_free(sigs[i]);
-	plugins_free(reg);
-	loop_free(l);
+	plugins_free(d.plugins);
+	events_free(d.events);
+	loop_free(d.loop);
 	close(lock_fd);
 	free(state_dir);
 	free(plugin_dir);

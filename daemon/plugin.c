@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "scheduler.h"
 
 struct plugins {
 	struct loop *loop;
@@ -29,7 +30,18 @@ struct plugins {
 	plugins_config_fn config;
 	void *config_ctx;
 	bool deadline_passed; /* plugins_stop_all's drain deadline */
+	struct sched *sched;
 };
+
+void plugins_set_sched(struct plugins *reg, struct sched *s)
+{
+	reg->sched = s;
+}
+
+struct sched *plugins_sched(struct plugins *reg)
+{
+	return reg->sched;
+}
 
 int plugins_new(struct plugins **out, struct loop *l, const char *dir)
 {
@@ -229,6 +241,8 @@ static void retire(loopd_plugin *p)
 	unlink_plugin(p->reg, p);
 	if (was_up && p->desc->shutdown)
 		p->desc->shutdown(p, p->state);
+	if (p->reg->sched)
+		sched_plugin_gone(p->reg->sched, p);
 	log_msg(LOGL_INFO, p->name,
 		was_up ? "unloaded" : "rolled back after its failed init");
 #ifndef LOOPD_ASAN
@@ -284,6 +298,8 @@ void plugins_recheck(loopd_plugin *unused, void *ud)
 /* Starts undoing everything p registered. */
 static void drain(loopd_plugin *p)
 {
+	if (p->reg->sched)
+		sched_plugin_down(p->reg->sched, p);
 	loop_drain_owner(p->reg->loop, p);
 	queue_retire(p);
 }
@@ -295,6 +311,8 @@ static int init_plugin(struct plugins *reg, loopd_plugin *p, char *err,
 	int r = p->desc->init(p, host_api(), &p->state);
 	if (r == 0) {
 		p->pstate = PLUGIN_ACTIVE;
+		if (reg->sched)
+			sched_plugin_up(reg->sched, p);
 		return 0;
 	}
 	snprintf(err, errlen, "init failed (returned %d)", r);
@@ -390,6 +408,8 @@ static void drain_deadline(loopd_plugin *unused, void *ud)
  * is on a worker's stack.  It is left as it is, and said so. */
 static void abandon(loopd_plugin *p)
 {
+	if (p->reg->sched)
+		sched_plugin_gone(p->reg->sched, p);
 	log_msg(LOGL_WARN, p->name,
 		"not shut down: %llu jobs still running, %llu handles and "
 		"%llu posts left when the stop stopped waiting",
@@ -405,6 +425,8 @@ int plugins_stop_all(struct plugins *reg, uint64_t timeout_ms,
 	for (loopd_plugin *p = reg->head; p; p = p->next) {
 		if (p->pstate == PLUGIN_ACTIVE || p->pstate == PLUGIN_LOADING) {
 			p->pstate = PLUGIN_STOPPING;
+			if (reg->sched)
+				sched_plugin_down(reg->sched, p);
 			loop_drain_owner(reg->loop, p);
 		}
 	}

@@ -71,6 +71,12 @@ void plugins_recheck(loopd_plugin *unused, void *ud);
 
 struct loop *plugins_loop(struct plugins *reg);
 
+/* The scheduler that owns job kinds (NULL: none; add_kind is refused).
+ * The registry tells it when a plugin's kinds come up and go. */
+struct sched;
+void plugins_set_sched(struct plugins *reg, struct sched *s);
+struct sched *plugins_sched(struct plugins *reg);
+
 /* Where plugin configuration comes from: lookup(ctx, "plugin.NAME", key)
  * returns a borrowed value or NULL.  Without one, every key is unset. */
 typedef const char *(*plugins_config_fn)(void *ctx, const char *section,

@@ -4,21 +4,31 @@
  * deferred callback, then ticks on an interval; each tick's blocking job
  * writes a byte to a pipe the loop watches.  After `ticks` ticks (config
  * key "ticks": default 3, "0" = forever) it closes its handles, and
- * `loopd --no-socket` exits.  Out of the tree:
- *   cc -shared -fPIC $(pkg-config --cflags loopd-plugin) hello.c -o hello.so
+ * `loopd --no-socket` exits.
+ *
+ * It also registers the job kind "hello": args {"message": "..."}; a run
+ * logs the message from a blocking job on the pool and finishes ok with
+ * the message as its output.  Out of the tree:
+ *   cc -shared -fPIC $(pkg-config --cflags loopd-plugin) hello.c \
+ *      -o hello.so -ljansson
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <loopd/plugin.h>
 
 static const struct loopd_api *api; /* the host table, from init */
+static struct hello *the_hello;     /* the state, for the kind's entries */
 
 struct hello {
 	unsigned ticks, max_ticks; /* max_ticks 0: tick forever */
 	unsigned received;         /* bytes the jobs sent */
 	int fds[2];                /* jobs write fds[1], the loop reads [0] */
 	loopd_id interval, watch;  /* interval: 0 once closed */
+	struct greet *greets;      /* runs of the hello kind in flight */
 };
 
 struct job {
@@ -91,10 +101,119 @@ static void say(loopd_plugin *p, void *ud) /* ud: a literal, not freed */
 	api->log(p, LOOPD_LOG_INFO, "%s", (const char *)ud);
 }
 
+/* ---- the "hello" job kind ---- */
+
+struct greet { /* one run: the blocking job's ud, freed by its done */
+	struct hello *h;
+	loopd_plugin *p;
+	loopd_run *run;
+	loopd_id job;
+	char *msg;
+	struct greet *next;
+};
+
+/* args is an object with one string, "message"; the reason in err. */
+static char *greet_message(const char *args, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loads(args, 0, &je),
+	       *m = json_object_get(o, "message");
+	char *msg = NULL;
+	if (!json_is_object(o))
+		snprintf(err, errlen, "args must be a JSON object");
+	else if (!json_is_string(m))
+		snprintf(err, errlen, "args.message: a string is required");
+	else if (json_object_size(o) != 1)
+		snprintf(err, errlen, "args: only \"message\" is known");
+	else if (!(msg = strdup(json_string_value(m))))
+		snprintf(err, errlen, "out of memory");
+	json_decref(o);
+	return msg;
+}
+
+static int greet_validate(loopd_plugin *p, const char *args, char *err,
+			  size_t errlen)
+{
+	char *msg = greet_message(args, err, errlen);
+	free(msg);
+	return msg ? 0 : -EINVAL;
+}
+
+static int greet_work(void *ud) /* a pool thread: only log may be called */
+{
+	struct greet *g = ud;
+	api->log(g->p, LOOPD_LOG_INFO, "%s: %s", "hello kind says", g->msg);
+	return 0;
+}
+
+static void greet_done(loopd_plugin *p, void *ud, int status)
+{
+	struct greet *g = ud;
+	for (struct greet **pp = &g->h->greets; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	if (status == 0)
+		api->finish(g->run, 0, g->msg, strlen(g->msg));
+	else
+		api->finish(g->run, status, NULL, 0); /* e.g. -ECANCELED */
+	free(g->msg);
+	free(g);
+}
+
+static int greet_start(loopd_plugin *p, loopd_run *run, const char *args)
+{
+	char err[128];
+	struct greet *g = calloc(1, sizeof(*g));
+	if (!g || !(g->msg = greet_message(args, err, sizeof(err)))) {
+		free(g);
+		return -EINVAL;
+	}
+	g->p = p;
+	g->run = run;
+	g->h = the_hello;
+	g->job = api->submit(p, greet_work, greet_done, g);
+	if (g->job < 0) {
+		int r = (int)g->job;
+		free(g->msg);
+		free(g);
+		return r;
+	}
+	g->next = g->h->greets;
+	g->h->greets = g;
+	return 0;
+}
+
+/* A queued job is cancelled (its done finishes the run); one already
+ * running ends within moments anyway. */
+static void greet_stop(loopd_plugin *p, loopd_run *run)
+{
+	for (struct greet *g = the_hello->greets; g; g = g->next)
+		if (g->run == run)
+			api->cancel(p, g->job);
+}
+
+static const struct loopd_kind hello_kind = {
+	.size = sizeof(struct loopd_kind),
+	.name = "hello",
+	.description = "logs args.message from the pool; output: the message",
+	.validate = greet_validate,
+	.start = greet_start,
+	.stop = greet_stop,
+};
+
 /* After loopd drained us (no on_close then), the rest is ours to free. */
 static void hello_shutdown(loopd_plugin *p, void *state)
 {
 	struct hello *h = state;
+	while (h->greets) { /* none: drain ran every done; but be sure */
+		struct greet *g = h->greets;
+		h->greets = g->next;
+		free(g->msg);
+		free(g);
+	}
+	the_hello = NULL;
 	if (h->fds[0] >= 0) {
 		close(h->fds[0]);
 		close(h->fds[1]);
@@ -125,8 +244,10 @@ static int hello_init(loopd_plugin *p, const struct loopd_api *a, void **st)
 	    (h->watch = a->watch(p, h->fds[0], LOOPD_READ, on_pipe, h)) > 0 &&
 	    a->immediate(p, say, "immediate: check phase") > 0 &&
 	    a->defer(p, say, "deferred: pending phase") > 0 &&
-	    a->timer(p, 0, 0, say, "timer: hello, world") > 0) {
+	    a->timer(p, 0, 0, say, "timer: hello, world") > 0 &&
+	    a->add_kind(p, &hello_kind) == 0) {
 		*st = h; /* handed back to shutdown */
+		the_hello = h;
 		a->log(p, LOOPD_LOG_INFO, "init: %u ticks", h->max_ticks);
 		return 0;
 	}

@@ -1,0 +1,2192 @@
+/*
+ * sched.c - the scheduler: jobs in memory, the due queue, runs and their
+ * policies.  See scheduler.h for the contract.
+ *
+ * Jobs live in a hash index by name and a binary min-heap by due time
+ * (the next fire time plus the job's fixed jitter).  One loop timer is
+ * armed for the earliest due job, never more than SCHED_MAX_SLEEP_MS
+ * ahead, so the wall clock is read again at least once a minute; a
+ * CLOCK_REALTIME timerfd with TFD_TIMER_CANCEL_ON_SET wakes the scheduler
+ * as soon as the clock is set.  Each wake compares the wall clock with
+ * the monotonic one to see steps: a step backwards of three hours or more
+ * re-anchors every schedule (cron's rule); smaller steps backwards change
+ * nothing, since every job keeps its next fire time and so never runs
+ * twice.  Forward steps, suspend and downtime all look the same: due
+ * occurrences in the past, handled by the job's catch-up policy.
+ *
+ * A run goes: RUN_ADD (starting) -> commit -> kind's start -> RUN_UPDATE
+ * (running) -> finish -> RUN_UPDATE (result) and JOB_UPDATE (last_*,
+ * next_usec).  Between start and finish the run belongs to the kind; the
+ * host may finish it itself after a stop and the kill grace, and then
+ * ignores the kind's later finish (the run stays allocated, marked, until
+ * its plugin is gone).
+ */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "events.h"
+#include "log.h"
+#include "loop.h"
+#include "plugin.h"
+
+struct kind {
+	char *name;
+	loopd_plugin *p;
+	struct loopd_kind k; /* copied: the plugin's struct may be on a stack */
+	bool up;             /* init finished and not going */
+	struct kind *next;
+};
+
+enum run_phase {
+	RP_COMMITTING,
+	RP_RUNNING,
+	RP_STOPPING,
+	RP_DONE
+};
+enum stop_why {
+	STOP_NONE,
+	STOP_TIMEOUT,
+	STOP_REPLACE,
+	STOP_SHUTDOWN
+};
+
+struct watcher {
+	uint64_t token;
+	sched_done_fn started, finished;
+	void *ud;
+	struct watcher *next;
+};
+
+struct sjob;
+
+struct loopd_run {
+	struct sched *s;
+	struct sjob *job; /* holds a reference */
+	struct kind *kind;
+	loopd_plugin *p;
+	struct store_run r; /* the record: id, times, result */
+	enum run_phase phase;
+	enum stop_why why;
+	bool host_finished; /* finished by the host: ignore the kind's */
+	loopd_id timeout_timer, grace_timer;
+	struct watcher *watchers;
+	struct loopd_run *next; /* in s->runs */
+};
+
+struct qent {
+	int64_t sched_usec;
+	enum store_trigger trig;
+	int64_t attempt;
+	struct watcher *w;
+};
+
+struct sjob {
+	struct store_job j; /* j.state is the base state */
+	struct sched *s;
+	struct cal_expr *expr;
+	struct tz_zone *zone;
+	char *bad; /* why the schedule cannot be used, or NULL */
+	int64_t due;
+	size_t hidx; /* in the heap, or SIZE_MAX */
+	int64_t jitter_usec;
+	unsigned running;
+	struct qent *queue; /* runs waiting for the running one (overlap
+			     * queue and replace, catch-up all) */
+	unsigned nqueue, qcap;
+	loopd_id retry_timer;
+	int64_t retry_attempt, retry_sched;
+	unsigned refs;
+	unsigned busy;       /* client writes in flight */
+	bool removed, dirty; /* dirty: persist once not busy */
+	struct sjob *hnext;
+};
+
+struct sched {
+	struct loop *loop;
+	struct store *store;
+	struct events *ev;
+	struct sched_opts o;
+	struct kind *kinds;
+	struct sjob **tab; /* name index, chained */
+	size_t tab_size, njobs;
+	struct sjob **heap;
+	size_t nheap, heap_cap;
+	loopd_id timer;
+	int64_t timer_due;
+	int tfd;
+	loopd_id tfd_watch;
+	int64_t last_real;  /* wall clock at the last wake, usec */
+	uint64_t last_mono; /* loop time then, ms */
+	bool started, stopping, in_wake;
+	struct kind *dead_kinds; /* of plugins going: runs may point at them */
+	struct loopd_run *runs;  /* in flight, and host-finished ones kept */
+	uint64_t next_token;
+	struct sched_counts c;
+	struct tz_zone *local;
+	struct zc {
+		char *name;
+		struct tz_zone *z;
+	} * zones;
+	size_t nzones;
+};
+
+static void arm(struct sched *s);
+static void run_start(struct sjob *job, enum store_trigger trig,
+		      int64_t sched_usec, int64_t attempt, struct watcher *w,
+		      bool force);
+static void job_persist(struct sched *s, struct sjob *job);
+static struct kind *kind_up(const struct sched *s, const char *name);
+
+/* ---- time ---- */
+
+static int64_t real_now(void *ctx)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_usec(const struct sched *s)
+{
+	return s->o.realtime(s->o.clock_ctx);
+}
+
+void sched_opts_default(struct sched_opts *o)
+{
+	*o = (struct sched_opts){ .kill_grace_ms = SCHED_KILL_GRACE_MS,
+				  .realtime = real_now };
+}
+
+/* ---- zones: one loaded object per name ---- */
+
+static struct tz_zone *zone_get(struct sched *s, const char *name, char *err,
+				size_t errlen)
+{
+	if (!name || !*name)
+		return s->local;
+	for (size_t i = 0; i < s->nzones; i++)
+		if (strcmp(s->zones[i].name, name) == 0)
+			return s->zones[i].z;
+	struct tz_zone *z;
+	if (tz_zone_load(name, &z, err, errlen) < 0)
+		return NULL;
+	struct zc *n = realloc(s->zones, (s->nzones + 1) * sizeof(*n));
+	char *dup = strdup(name);
+	if (!n || !dup) {
+		free(dup);
+		if (n)
+			s->zones = n;
+		tz_zone_unref(z);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->zones = n;
+	s->zones[s->nzones++] = (struct zc){ dup, z };
+	return z;
+}
+
+/* ---- the name index ---- */
+
+static uint64_t hash_str(const char *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	return h;
+}
+
+static struct sjob *job_find(const struct sched *s, const char *name)
+{
+	if (!s->tab_size || !name)
+		return NULL;
+	struct sjob *j = s->tab[hash_str(name) & (s->tab_size - 1)];
+	while (j && strcmp(j->j.name, name) != 0)
+		j = j->hnext;
+	return j;
+}
+
+static void index_grow(struct sched *s)
+{
+	size_t n = s->tab_size ? s->tab_size * 2 : 1024;
+	struct sjob **t = calloc(n, sizeof(*t));
+	if (!t)
+		return; /* chains just get longer */
+	for (size_t i = 0; i < s->tab_size; i++) {
+		for (struct sjob *j = s->tab[i], *nx; j; j = nx) {
+			nx = j->hnext;
+			size_t b = hash_str(j->j.name) & (n - 1);
+			j->hnext = t[b];
+			t[b] = j;
+		}
+	}
+	free(s->tab);
+	s->tab = t;
+	s->tab_size = n;
+}
+
+static void index_add(struct sched *s, struct sjob *j)
+{
+	if (s->njobs >= s->tab_size)
+		index_grow(s);
+	size_t b = hash_str(j->j.name) & (s->tab_size - 1);
+	j->hnext = s->tab[b];
+	s->tab[b] = j;
+	s->njobs++;
+}
+
+static void index_del(struct sched *s, struct sjob *j)
+{
+	struct sjob **pp = &s->tab[hash_str(j->j.name) & (s->tab_size - 1)];
+	while (*pp && *pp != j)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = j->hnext;
+		s->njobs--;
+	}
+}
+
+/* ---- the heap, by due time ---- */
+
+static void heap_set(struct sched *s, size_t i, struct sjob *j)
+{
+	s->heap[i] = j;
+	j->hidx = i;
+}
+
+static void heap_up(struct sched *s, size_t i)
+{
+	struct sjob *j = s->heap[i];
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (s->heap[p]->due <= j->due)
+			break;
+		heap_set(s, i, s->heap[p]);
+		i = p;
+	}
+	heap_set(s, i, j);
+}
+
+static void heap_down(struct sched *s, size_t i)
+{
+	struct sjob *j = s->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= s->nheap)
+			break;
+		if (c + 1 < s->nheap && s->heap[c + 1]->due < s->heap[c]->due)
+			c++;
+		if (s->heap[c]->due >= j->due)
+			break;
+		heap_set(s, i, s->heap[c]);
+		i = c;
+	}
+	heap_set(s, i, j);
+}
+
+static void heap_remove(struct sched *s, struct sjob *j)
+{
+	size_t i = j->hidx;
+	if (i == SIZE_MAX)
+		return;
+	j->hidx = SIZE_MAX;
+	struct sjob *last = s->heap[--s->nheap];
+	if (last == j)
+		return;
+	heap_set(s, i, last);
+	heap_up(s, i);
+	heap_down(s, last->hidx);
+}
+
+static int heap_insert(struct sched *s, struct sjob *j)
+{
+	if (s->nheap == s->heap_cap) {
+		size_t n = s->heap_cap ? s->heap_cap * 2 : 1024;
+		struct sjob **h = realloc(s->heap, n * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		s->heap = h;
+		s->heap_cap = n;
+	}
+	heap_set(s, s->nheap++, j);
+	heap_up(s, j->hidx);
+	return 0;
+}
+
+/* ---- kinds ---- */
+
+static struct kind *kind_find(const struct sched *s, const char *name)
+{
+	for (struct kind *k = s->kinds; k; k = k->next)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	return NULL;
+}
+
+static struct kind *kind_up(const struct sched *s, const char *name)
+{
+	struct kind *k = kind_find(s, name);
+	return k && k->up ? k : NULL;
+}
+
+int sched_add_kind(struct sched *s, loopd_plugin *p, const struct loopd_kind *k)
+{
+	size_t need = offsetof(struct loopd_kind, stop) + sizeof(k->stop);
+	if (!k || k->size < need || !k->name || !*k->name || !k->start)
+		return -EINVAL;
+	if (kind_find(s, k->name))
+		return -EEXIST;
+	struct kind *n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = strdup(k->name))) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(&n->k, k, need);
+	n->k.name = n->name;
+	n->p = p;
+	n->next = s->kinds;
+	s->kinds = n;
+	return 0;
+}
+
+/* ---- job state as shown ---- */
+
+static const char *job_state(const struct sjob *job, const struct sched *s)
+{
+	if (job->j.state == STORE_JOB_PAUSED || job->j.state == STORE_JOB_DONE)
+		return store_job_state_names[job->j.state];
+	if (job->running)
+		return "running";
+	if (!kind_up(s, job->j.kind))
+		return "waiting-for-plugin";
+	return "active";
+}
+
+/* Why a job has no next run, or NULL when it has one. */
+static const char *next_reason(const struct sjob *job, const struct sched *s)
+{
+	if (job->bad)
+		return job->bad;
+	if (job->j.state == STORE_JOB_PAUSED)
+		return "paused";
+	if (job->j.state == STORE_JOB_DONE)
+		return "done: a one-shot that has run";
+	if (!kind_up(s, job->j.kind))
+		return "waiting for a plugin that provides its kind";
+	if (job->j.next_usec == STORE_NULL) {
+		if (job->expr && cal_expr_at_reboot(job->expr))
+			return "@reboot: runs when loopd starts";
+		return "the schedule has no time left to fire";
+	}
+	return NULL;
+}
+
+static json_t *int_or_null(int64_t v)
+{
+	return v == STORE_NULL ? json_null() : json_integer(v);
+}
+
+static json_t *job_json(const struct sched *s, const struct sjob *job)
+{
+	const struct store_job *j = &job->j;
+	json_t *args = json_loads(j->args_json ? j->args_json : "{}", 0, NULL);
+	const char *why = next_reason(job, s);
+	const char *tz = j->tz && *j->tz ? j->tz : tz_zone_name(s->local);
+	json_t *o = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I,"
+		" s:I}",
+		"name", j->name, "kind", j->kind, "plugin",
+		j->plugin ? j->plugin : "", "schedule", j->schedule, "tz", tz,
+		"args", args ? args : json_object(), "state", job_state(job, s),
+		"overlap", store_overlap_names[j->overlap], "catchup",
+		store_catchup_names[j->catchup], "timeout_ms",
+		(json_int_t)j->timeout_ms, "retries", (json_int_t)j->retries,
+		"retry_backoff_ms", (json_int_t)j->retry_backoff_ms,
+		"jitter_ms", (json_int_t)j->jitter_ms);
+	json_object_set_new(o, "next_usec",
+			    why ? json_null() : int_or_null(j->next_usec));
+	json_object_set_new(o, "next_reason",
+			    why ? json_string(why) : json_null());
+	json_object_set_new(o, "last_usec", int_or_null(j->last_usec));
+	json_object_set_new(
+		o, "last_result",
+		j->last_result == STORE_RESULT_NONE
+			? json_null()
+			: json_string(store_result_names[j->last_result]));
+	json_object_set_new(o, "last_run", int_or_null(j->last_run));
+	json_object_set_new(o, "created_usec", json_integer(j->created_usec));
+	json_object_set_new(o, "updated_usec", json_integer(j->updated_usec));
+	return o;
+}
+
+json_t *sched_run_to_json(const struct store_run *r, bool with_output)
+{
+	json_t *o =
+		json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:s, s:o,"
+			  " s:I, s:b}",
+			  "id", (json_int_t)r->id, "job", r->job ? r->job : "",
+			  "trigger", store_trigger_names[r->trigger], "attempt",
+			  (json_int_t)r->attempt, "scheduled_usec",
+			  int_or_null(r->scheduled_usec), "started_usec",
+			  int_or_null(r->started_usec), "finished_usec",
+			  int_or_null(r->finished_usec), "result",
+			  store_result_names[r->result], "exit_code",
+			  int_or_null(r->exit_code), "output_bytes",
+			  (json_int_t)r->output_bytes, "output_truncated",
+			  r->output_truncated > 0);
+	if (with_output) {
+		/* Kinds and the store keep output valid UTF-8; a NUL or a
+		 * stray byte still must not lose the rest. */
+		json_t *t = json_stringn_nocheck(r->output ? r->output : "",
+						 r->output ? r->output_len : 0);
+		json_object_set_new(o, "output", t);
+	}
+	return o;
+}
+
+/* ---- loading and the next fire time ---- */
+
+static struct sjob *job_new(struct sched *s, struct store_job *rec)
+{
+	struct sjob *job = calloc(1, sizeof(*job));
+	if (!job)
+		return NULL;
+	job->j = *rec;
+	*rec = (struct store_job){ 0 };
+	store_job_init(rec);
+	job->s = s;
+	job->hidx = SIZE_MAX;
+	job->refs = 1;
+	job->due = INT64_MAX;
+	return job;
+}
+
+static void job_unref(struct sjob *job)
+{
+	if (--job->refs)
+		return;
+	cal_expr_free(job->expr);
+	free(job->bad);
+	free(job->queue);
+	store_job_clear(&job->j);
+	free(job);
+}
+
+/* The job's fixed jitter: a hash of its name, so it never wanders. */
+static int64_t jitter_for(const struct store_job *j)
+{
+	if (j->jitter_ms <= 0)
+		return 0;
+	uint64_t h = hash_str(j->name);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (int64_t)(h % ((uint64_t)j->jitter_ms + 1)) * 1000;
+}
+
+/* Parses the job's schedule and zone; a failure is kept as its reason. */
+static void job_compile(struct sched *s, struct sjob *job)
+{
+	char err[CAL_ERR_MAX + 64];
+	cal_expr_free(job->expr);
+	job->expr = NULL;
+	free(job->bad);
+	job->bad = NULL;
+	job->zone = zone_get(s, job->j.tz, err, sizeof(err));
+	if (job->zone &&
+	    cal_parse(job->j.schedule, &job->expr, err, sizeof(err)) == 0) {
+		job->jitter_usec = jitter_for(&job->j);
+		return;
+	}
+	char msg[sizeof(err) + 32];
+	snprintf(msg, sizeof(msg), "unusable schedule: %s", err);
+	job->bad = strdup(msg);
+	log_warnx("job %s: %s", job->j.name, msg);
+}
+
+static int64_t job_next_after(const struct sjob *job, int64_t after)
+{
+	if (!job->expr)
+		return CAL_NEVER;
+	return cal_next(job->expr, job->zone, job->j.created_usec, after);
+}
+
+/* Puts the job in the heap (or takes it out) by its next_usec. */
+static void job_queue(struct sched *s, struct sjob *job)
+{
+	bool want = !job->removed && job->j.state == STORE_JOB_ACTIVE &&
+		    job->j.next_usec != STORE_NULL && !job->bad && s->started &&
+		    !s->stopping && kind_up(s, job->j.kind);
+	if (!want) {
+		heap_remove(s, job);
+		job->due = INT64_MAX;
+		return;
+	}
+	int64_t due = job->j.next_usec + job->jitter_usec;
+	if (job->hidx == SIZE_MAX) {
+		job->due = due;
+		if (heap_insert(s, job) < 0)
+			log_warnx("job %s: out of memory, not scheduled",
+				  job->j.name);
+	} else if (due != job->due) {
+		bool earlier = due < job->due;
+		job->due = due;
+		earlier ? heap_up(s, job->hidx) : heap_down(s, job->hidx);
+	}
+	if (due < s->timer_due)
+		arm(s);
+}
+
+/* Sets next_usec to the first fire time after `after`. */
+static void job_set_next(struct sched *s, struct sjob *job, int64_t after)
+{
+	int64_t n = job_next_after(job, after);
+	job->j.next_usec = n == CAL_NEVER ? STORE_NULL : n;
+	job_queue(s, job);
+}
+
+static int load_one(void *ctx, struct store_job *rec)
+{
+	struct sched *s = ctx;
+	struct sjob *job = job_new(s, rec);
+	if (!job)
+		return -ENOMEM;
+	/* running / waiting are derived; an old file may hold them. */
+	if (job->j.state == STORE_JOB_RUNNING ||
+	    job->j.state == STORE_JOB_WAITING)
+		job->j.state = STORE_JOB_ACTIVE;
+	index_add(s, job);
+	return 0;
+}
+
+int sched_load(struct sched *s)
+{
+	return store_load_jobs(s->store, load_one, s);
+}
+
+/* ---- the store, for the scheduler's own writes ---- */
+
+struct sreq {
+	struct store_req req;
+	struct sched *s;
+	void (*then)(struct sreq *q, int status);
+	void *ud;
+	struct sjob *job; /* a reference, or NULL */
+};
+
+static void sreq_done(struct store_req *req, int status)
+{
+	struct sreq *q = (struct sreq *)req;
+	if (q->then)
+		q->then(q, status);
+	if (q->job)
+		job_unref(q->job);
+	store_req_clear(&q->req);
+	free(q);
+}
+
+static struct sreq *sreq_new(struct sched *s, enum store_op op,
+			     struct sjob *job)
+{
+	struct sreq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	store_req_init(&q->req, op);
+	q->req.done = sreq_done;
+	q->s = s;
+	if (job) {
+		job->refs++;
+		q->job = job;
+	}
+	return q;
+}
+
+/* Submits q; on refusal, runs its then() with the error later. */
+static void sreq_submit(struct sreq *q)
+{
+	int r = store_submit(q->s->store, &q->req);
+	if (r < 0)
+		sreq_done(&q->req, r);
+}
+
+static void log_store_fail(const char *what, const char *name, int status)
+{
+	if (status < 0 && status != -ECANCELED)
+		log_msg(LOGL_ERR, NULL, "%s %s: not recorded: %s", what, name,
+			strerror(-status));
+}
+
+static void job_persist_done(struct sreq *q, int status)
+{
+	log_store_fail("job", q->job->j.name, status);
+}
+
+/* Writes the job's current record (next and last fields). */
+static void job_persist(struct sched *s, struct sjob *job)
+{
+	if (job->removed)
+		return;
+	if (job->busy) {
+		job->dirty = true; /* the client's write goes first */
+		return;
+	}
+	job->dirty = false;
+	struct sreq *q = sreq_new(s, STORE_JOB_UPDATE, job);
+	if (!q || store_job_copy(&q->req.job, &job->j) < 0) {
+		if (q)
+			sreq_done(&q->req, -ENOMEM);
+		return;
+	}
+	q->then = job_persist_done;
+	sreq_submit(q);
+}
+
+/* ---- runs ---- */
+
+static void watcher_call(struct sched_result *res, struct watcher *w,
+			 bool final)
+{
+	sched_done_fn fn = final ? w->finished : w->started;
+	if (fn)
+		fn(w->ud, res);
+	else
+		json_decref(res->job);
+	res->job = NULL;
+}
+
+/* Tells the run's watcher (a Trigger) where the run is. */
+static void run_notify(struct loopd_run *run, bool final)
+{
+	struct watcher *w = run->watchers;
+	if (!w)
+		return;
+	struct sched_result res = { .job = sched_run_to_json(&run->r, false) };
+	if (!final) {
+		watcher_call(&res, w, false);
+		return;
+	}
+	if (w->started) /* it ended before it started: report both */
+		watcher_call(&(struct sched_result){ .job = json_deep_copy(
+							     res.job) },
+			     w, false);
+	watcher_call(&res, w, true);
+	run->watchers = NULL;
+	free(w);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+watcher_fail(struct watcher *w, int status, const char *fmt, ...)
+{
+	if (!w)
+		return;
+	struct sched_result res = { .status = status };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res.message, sizeof(res.message), fmt, ap);
+	va_end(ap);
+	if (w->started)
+		w->started(w->ud, &res);
+	free(w);
+}
+
+static void run_free(struct loopd_run *run)
+{
+	struct sched *s = run->s;
+	for (struct loopd_run **pp = &s->runs; *pp; pp = &(*pp)->next)
+		if (*pp == run) {
+			*pp = run->next;
+			break;
+		}
+	free(run->watchers);
+	job_unref(run->job);
+	store_run_clear(&run->r);
+	free(run);
+}
+
+static void close_timer(struct sched *s, loopd_id *t)
+{
+	if (*t > 0)
+		loop_close(s->loop, NULL, *t, NULL);
+	*t = 0;
+}
+
+static void run_event(struct sched *s, const char *type,
+		      const struct loopd_run *run)
+{
+	if (s->ev)
+		events_emit(s->ev, type,
+			    json_pack("{s:o}", "run",
+				      sched_run_to_json(&run->r, false)));
+}
+
+/* Records an occurrence that did not run (missed, skipped). */
+static void run_record(struct sched *s, struct sjob *job,
+		       enum store_result result, enum store_trigger trig,
+		       int64_t when, struct watcher *w);
+
+static void run_record_done(struct sreq *q, int status)
+{
+	struct loopd_run *run = q->ud;
+	if (status < 0) {
+		log_store_fail("run of", run->r.job, status);
+		if (run->watchers)
+			watcher_fail(run->watchers, status,
+				     "the run of %s was not recorded",
+				     run->r.job);
+		run->watchers = NULL;
+	} else {
+		run->r.id = q->req.run.id;
+		run_event(q->s, "run.finished", run);
+		run_notify(run, true);
+	}
+	run_free(run);
+}
+
+static struct loopd_run *run_new(struct sched *s, struct sjob *job,
+				 enum store_trigger trig, int64_t when,
+				 int64_t attempt)
+{
+	struct loopd_run *run = calloc(1, sizeof(*run));
+	if (!run)
+		return NULL;
+	store_run_init(&run->r);
+	if (!(run->r.job = strdup(job->j.name))) {
+		free(run);
+		return NULL;
+	}
+	run->s = s;
+	run->job = job;
+	job->refs++;
+	run->r.trigger = trig;
+	run->r.attempt = attempt;
+	run->r.scheduled_usec = when;
+	run->next = s->runs;
+	s->runs = run;
+	return run;
+}
+
+/* Fills q's run from run's record (output moved, not copied). */
+static int run_to_req(struct sreq *q, struct loopd_run *run)
+{
+	struct store_run *d = &q->req.run, *r = &run->r;
+	char *out = r->output;
+	r->output = NULL;
+	*d = *r;
+	d->output = out;
+	d->job = strdup(r->job);
+	return d->job ? 0 : -ENOMEM;
+}
+
+static void run_record(struct sched *s, struct sjob *job,
+		       enum store_result result, enum store_trigger trig,
+		       int64_t when, struct watcher *w)
+{
+	struct loopd_run *run = run_new(s, job, trig, when, 1);
+	struct sreq *q = run ? sreq_new(s, STORE_RUN_ADD, NULL) : NULL;
+	if (!q) {
+		if (run)
+			run_free(run);
+		watcher_fail(w, -ENOMEM, "out of memory recording %s",
+			     job->j.name);
+		return;
+	}
+	run->watchers = w;
+	run->r.result = result;
+	run->r.finished_usec = now_usec(s);
+	run->phase = RP_DONE;
+	result == STORE_RESULT_MISSED ? s->c.missed++ : s->c.skipped++;
+	q->then = run_record_done;
+	q->ud = run;
+	if (run_to_req(q, run) < 0) {
+		sreq_done(&q->req, -ENOMEM);
+		return;
+	}
+	sreq_submit(q);
+}
+
+static void run_update_done(struct sreq *q, int status)
+{
+	log_store_fail("run", q->req.run.job, status);
+}
+
+/* Writes the run's current state (fire and forget: a failure is logged;
+ * the batch order keeps the updates of one run in order). */
+static void run_update(struct sched *s, struct loopd_run *run)
+{
+	struct sreq *q = sreq_new(s, STORE_RUN_UPDATE, NULL);
+	if (!q)
+		return;
+	q->then = run_update_done;
+	if (run_to_req(q, run) < 0) {
+		sreq_done(&q->req, -ENOMEM);
+		return;
+	}
+	sreq_submit(q);
+}
+
+/* ---- the end of a run ---- */
+
+static void retry_fire(loopd_plugin *unused, void *ud)
+{
+	struct sjob *job = ud;
+	job->retry_timer = 0;
+	run_start(job, STORE_TRIGGER_RETRY, job->retry_sched,
+		  job->retry_attempt, NULL, true);
+	job_unref(job);
+}
+
+/* Exponential backoff: backoff * 2^(attempt-1), at most a day. */
+static bool retry_arm(struct sched *s, struct sjob *job,
+		      const struct loopd_run *run)
+{
+	enum store_result r = run->r.result;
+	if ((r != STORE_RESULT_FAILED && r != STORE_RESULT_TIMEOUT) ||
+	    run->r.attempt > job->j.retries || job->removed || s->stopping ||
+	    job->retry_timer > 0 || job->j.state == STORE_JOB_PAUSED)
+		return false;
+	uint64_t ms = (uint64_t)job->j.retry_backoff_ms;
+	for (int64_t i = 1; i < run->r.attempt && ms < 86400000; i++)
+		ms *= 2;
+	ms = ms > 86400000 ? 86400000 : ms;
+	job->retry_attempt = run->r.attempt + 1;
+	job->retry_sched = now_usec(s) + (int64_t)ms * 1000;
+	job->retry_timer = loop_timer(s->loop, NULL, ms, 0, retry_fire, job);
+	if (job->retry_timer <= 0)
+		return false;
+	job->refs++;
+	return true;
+}
+
+/* A one-shot with nothing left to do is done. */
+static void job_maybe_done(struct sjob *job)
+{
+	if (job->expr && cal_expr_kind(job->expr) == CAL_AT &&
+	    job->j.next_usec == STORE_NULL && !job->running && !job->nqueue &&
+	    job->retry_timer <= 0 && job->j.state == STORE_JOB_ACTIVE)
+		job->j.state = STORE_JOB_DONE;
+}
+
+static void queue_pop(struct sched *s, struct sjob *job)
+{
+	if (!job->nqueue || job->running || s->stopping)
+		return;
+	struct qent e = job->queue[0];
+	memmove(job->queue, job->queue + 1, --job->nqueue * sizeof(e));
+	run_start(job, e.trig, e.sched_usec, e.attempt, e.w, true);
+}
+
+static void run_end(struct loopd_run *run, enum store_result result,
+		    int64_t exit_code)
+{
+	struct sched *s = run->s;
+	struct sjob *job = run->job;
+	close_timer(s, &run->timeout_timer);
+	close_timer(s, &run->grace_timer);
+	run->phase = RP_DONE;
+	run->r.result = result;
+	run->r.exit_code = exit_code;
+	run->r.finished_usec = now_usec(s);
+	job->running--;
+	s->c.runs_finished++;
+	job->j.last_result = result;
+	job->j.last_run = run->r.id;
+	job->j.updated_usec = run->r.finished_usec;
+	run_update(s, run);
+	run_event(s, "run.finished", run);
+	run_notify(run, true);
+	retry_arm(s, job, run);
+	job_maybe_done(job);
+	job_persist(s, job);
+	queue_pop(s, job);
+	if (!run->host_finished)
+		run_free(run);
+}
+
+/* The result of a run the kind finished with status. */
+static enum store_result result_of(const struct loopd_run *run, int status)
+{
+	switch (run->why) {
+	case STOP_TIMEOUT: return STORE_RESULT_TIMEOUT;
+	case STOP_REPLACE: return STORE_RESULT_CANCELLED;
+	case STOP_SHUTDOWN: return STORE_RESULT_INTERRUPTED;
+	default: return status == 0 ? STORE_RESULT_OK : STORE_RESULT_FAILED;
+	}
+}
+
+static void run_set_output(struct loopd_run *run, const char *out, size_t len,
+			   int status)
+{
+	char msg[160];
+	if (status < 0 && len == 0) {
+		int n = snprintf(
+			msg, sizeof(msg), "loopd: the %s run failed: %s\n",
+			run->kind ? run->kind->name : "job", strerror(-status));
+		out = msg;
+		len = (size_t)n;
+	}
+	free(run->r.output);
+	run->r.output = NULL;
+	run->r.output_len = 0;
+	run->r.output_bytes = (int64_t)len;
+	if (!len)
+		return;
+	if ((run->r.output = malloc(len + 1))) {
+		memcpy(run->r.output, out, len);
+		run->r.output[len] = '\0';
+		run->r.output_len = len;
+	}
+}
+
+int sched_finish(loopd_run *run, int status, const char *output, size_t len)
+{
+	if (run->phase == RP_DONE || run->phase == RP_COMMITTING)
+		return -EALREADY;
+	run_set_output(run, output, output ? len : 0, status);
+	int64_t code = status >= 0 && status <= 255 ? status : STORE_NULL;
+	run_end(run, result_of(run, status), code);
+	return 0;
+}
+
+const char *sched_run_job(loopd_run *run)
+{
+	return run->r.job;
+}
+
+int64_t sched_run_id(loopd_run *run)
+{
+	return run->r.id;
+}
+
+/* ---- stopping a run ---- */
+
+static void grace_fire(loopd_plugin *unused, void *ud)
+{
+	struct loopd_run *run = ud;
+	run->grace_timer = 0;
+	if (run->phase == RP_DONE)
+		return;
+	log_msg(LOGL_WARN, run->p ? run->p->name : NULL,
+		"run %" PRId64 " of %s did not end within the kill grace; "
+		"finished by loopd",
+		run->r.id, run->r.job);
+	run->host_finished = true;
+	run_end(run, result_of(run, -ETIMEDOUT), STORE_NULL);
+}
+
+static void run_stop(struct loopd_run *run, enum stop_why why)
+{
+	struct sched *s = run->s;
+	if (run->phase != RP_RUNNING)
+		return;
+	run->phase = RP_STOPPING;
+	run->why = why;
+	run->grace_timer = loop_timer(s->loop, NULL, s->o.kill_grace_ms, 0,
+				      grace_fire, run);
+	if (run->kind && run->kind->k.stop && run->kind->p)
+		run->kind->k.stop(run->p, run);
+}
+
+static void timeout_fire(loopd_plugin *unused, void *ud)
+{
+	struct loopd_run *run = ud;
+	run->timeout_timer = 0;
+	log_info("job %s: run %" PRId64 " timed out after %" PRId64 " ms",
+		 run->r.job, run->r.id, run->job->j.timeout_ms);
+	run_stop(run, STOP_TIMEOUT);
+}
+
+/* ---- the start of a run ---- */
+
+static void run_committed(struct sreq *q, int status)
+{
+	struct loopd_run *run = q->ud;
+	struct sched *s = q->s;
+	struct sjob *job = run->job;
+	if (status < 0) {
+		log_store_fail("run of", run->r.job, status);
+		watcher_fail(run->watchers, status,
+			     "the run of %s could not be recorded",
+			     job->j.name);
+		run->watchers = NULL;
+		job->running--;
+		run_free(run);
+		queue_pop(s, job);
+		return;
+	}
+	run->r.id = q->req.run.id;
+	struct kind *k = kind_up(s, job->j.kind);
+	run->phase = RP_RUNNING;
+	if (!k || s->stopping || job->removed) {
+		run_set_output(run, NULL, 0, k ? -ESHUTDOWN : -ENOKEY);
+		run_end(run,
+			k ? STORE_RESULT_CANCELLED : STORE_RESULT_INTERRUPTED,
+			STORE_NULL);
+		return;
+	}
+	run->kind = k;
+	run->p = k->p;
+	run->r.result = STORE_RESULT_RUNNING;
+	s->c.runs_started++;
+	run_update(s, run);
+	run_event(s, "run.started", run);
+	run_notify(run, false);
+	if (job->j.timeout_ms > 0)
+		run->timeout_timer =
+			loop_timer(s->loop, NULL, (uint64_t)job->j.timeout_ms,
+				   0, timeout_fire, run);
+	int r = k->k.start(k->p, run,
+			   job->j.args_json ? job->j.args_json : "{}");
+	if (r < 0 && run->phase != RP_DONE) {
+		run_set_output(run, NULL, 0, r);
+		run_end(run, STORE_RESULT_FAILED, STORE_NULL);
+	}
+}
+
+static bool queue_push(struct sjob *job, enum store_trigger trig, int64_t when,
+		       int64_t attempt, struct watcher *w)
+{
+	if (job->nqueue >= SCHED_CATCHUP_MAX)
+		return false;
+	if (job->nqueue == job->qcap) {
+		unsigned n = job->qcap ? job->qcap * 2 : 4;
+		struct qent *q = realloc(job->queue, n * sizeof(*q));
+		if (!q)
+			return false;
+		job->queue = q;
+		job->qcap = n;
+	}
+	job->queue[job->nqueue++] = (struct qent){ when, trig, attempt, w };
+	return true;
+}
+
+/* The overlap policy, when a run of job is in flight.  True: go on and
+ * start now. */
+static bool overlap_allows(struct sched *s, struct sjob *job,
+			   enum store_trigger trig, int64_t when,
+			   int64_t attempt, struct watcher *w)
+{
+	switch (job->j.overlap) {
+	case STORE_OVERLAP_ALLOW: return true;
+	case STORE_OVERLAP_REPLACE:
+		for (struct loopd_run *r = s->runs; r; r = r->next)
+			if (r->job == job)
+				run_stop(r, STOP_REPLACE);
+		/* The new run waits for the old one to end. */
+		__attribute__((fallthrough));
+	case STORE_OVERLAP_QUEUE:
+		if (queue_push(job, trig, when, attempt, w))
+			return false;
+		/* The queue is full. */
+		__attribute__((fallthrough));
+	default:
+		run_record(s, job, STORE_RESULT_SKIPPED, trig, when, w);
+		return false;
+	}
+}
+
+static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
+		      int64_t attempt, struct watcher *w, bool force)
+{
+	struct sched *s = job->s;
+	if (s->stopping || job->removed) {
+		watcher_fail(w, -ESHUTDOWN, "%s: loopd is stopping",
+			     job->j.name);
+		return;
+	}
+	if (!kind_up(s, job->j.kind)) {
+		watcher_fail(w, -ENOKEY, "%s: its kind is not loaded",
+			     job->j.name);
+		return;
+	}
+	if (job->running && !force &&
+	    !overlap_allows(s, job, trig, when, attempt, w))
+		return;
+	struct loopd_run *run = run_new(s, job, trig, when, attempt);
+	struct sreq *q = run ? sreq_new(s, STORE_RUN_ADD, NULL) : NULL;
+	if (!q) {
+		if (run)
+			run_free(run);
+		watcher_fail(w, -ENOMEM, "%s: out of memory", job->j.name);
+		return;
+	}
+	run->watchers = w;
+	run->r.started_usec = now_usec(s);
+	run->r.result = STORE_RESULT_STARTING;
+	job->running++;
+	job->j.last_usec = run->r.started_usec;
+	q->then = run_committed;
+	q->ud = run;
+	if (run_to_req(q, run) < 0)
+		sreq_done(&q->req, -ENOMEM);
+	else
+		sreq_submit(q);
+}
+
+/* ---- due jobs and catch-up ---- */
+
+/* Handles occurrences occ[0..n) (all due), and `more` beyond them. */
+static void catch_up(struct sched *s, struct sjob *job, const int64_t *occ,
+		     unsigned n, uint64_t more)
+{
+	enum store_catchup c = job->j.catchup;
+	unsigned missed = c == STORE_CATCHUP_ONCE   ? n - 1
+			  : c == STORE_CATCHUP_SKIP ? n
+						    : 0;
+	for (unsigned i = 0; i < missed; i++)
+		run_record(s, job, STORE_RESULT_MISSED, STORE_TRIGGER_SCHEDULE,
+			   occ[i], NULL);
+	if (c == STORE_CATCHUP_ONCE)
+		run_start(job, STORE_TRIGGER_CATCHUP, occ[n - 1], 1, NULL,
+			  false);
+	if (c == STORE_CATCHUP_ALL) {
+		run_start(job, STORE_TRIGGER_CATCHUP, occ[0], 1, NULL, false);
+		for (unsigned i = 1; i < n; i++)
+			queue_push(job, STORE_TRIGGER_CATCHUP, occ[i], 1, NULL);
+	}
+	s->c.missed += more;
+	log_info("job %s: %" PRIu64 " occurrence%s missed; catch-up %s",
+		 job->j.name, (uint64_t)n + more, n + more == 1 ? "" : "s",
+		 store_catchup_names[c]);
+	if (s->ev)
+		events_emit(s->ev, "job.missed",
+			    json_pack("{s:s, s:I, s:s}", "job", job->j.name,
+				      "missed", (json_int_t)(n + more),
+				      "catchup", store_catchup_names[c]));
+}
+
+/* job is due at now: runs it (or catches up) and moves it to its next. */
+static void due_job(struct sched *s, struct sjob *job, int64_t now)
+{
+	int64_t occ[SCHED_CATCHUP_MAX + 1];
+	unsigned n = 0;
+	uint64_t more = 0, steps = 0;
+	int64_t t = job->j.next_usec;
+	while (t != CAL_NEVER && t <= now) {
+		if (n < SCHED_CATCHUP_MAX + 1)
+			occ[n++] = t;
+		else
+			more++;
+		if (++steps > 1000000) { /* count no further */
+			t = job_next_after(job, now);
+			break;
+		}
+		t = job_next_after(job, t);
+	}
+	job->j.next_usec = t == CAL_NEVER ? STORE_NULL : t;
+	if (n == 1 && now - occ[0] <= SCHED_LATE_USEC)
+		run_start(job, STORE_TRIGGER_SCHEDULE, occ[0], 1, NULL, false);
+	else if (n > 0)
+		catch_up(s, job, occ, n, more);
+	job_maybe_done(job);
+	if (job->j.state == STORE_JOB_DONE || !job->running)
+		job_persist(s, job);
+	job_queue(s, job);
+}
+
+/* Every schedule from now: after a large step backwards. */
+static void reanchor(struct sched *s, int64_t now)
+{
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			if (j->j.state == STORE_JOB_ACTIVE && j->expr)
+				job_set_next(s, j, now);
+}
+
+/* Compares the wall clock with the monotonic clock since the last wake. */
+static void check_clock(struct sched *s, int64_t real)
+{
+	uint64_t mono = loop_update_time(s->loop);
+	int64_t expect = s->last_real + (int64_t)(mono - s->last_mono) * 1000;
+	int64_t step = real - expect;
+	s->last_real = real;
+	s->last_mono = mono;
+	if (step > -2000000 && step < 2000000)
+		return;
+	s->c.clock_steps++;
+	log_info("the wall clock moved %+" PRId64 " s against the monotonic "
+		 "clock%s",
+		 step / 1000000,
+		 step <= -SCHED_STEP_REANCHOR_USEC
+			 ? ": every schedule starts again from now"
+			 : "");
+	if (step <= -SCHED_STEP_REANCHOR_USEC)
+		reanchor(s, real);
+}
+
+static void wake(loopd_plugin *unused, void *ud)
+{
+	struct sched *s = ud;
+	s->timer = 0;
+	s->timer_due = INT64_MAX;
+	if (s->stopping)
+		return;
+	int64_t now = now_usec(s);
+	s->in_wake = true;
+	check_clock(s, now);
+	while (s->nheap && s->heap[0]->due <= now)
+		due_job(s, s->heap[0], now);
+	s->in_wake = false;
+	arm(s);
+}
+
+/* Arms the one timer for the earliest due job, a minute at most. */
+static void arm(struct sched *s)
+{
+	if (s->in_wake || !s->started)
+		return;
+	close_timer(s, &s->timer);
+	s->timer_due = INT64_MAX;
+	if (s->stopping || !s->nheap)
+		return;
+	int64_t due = s->heap[0]->due, now = now_usec(s);
+	int64_t ms = due <= now ? 0 : (due - now + 999) / 1000;
+	if (ms > SCHED_MAX_SLEEP_MS)
+		ms = SCHED_MAX_SLEEP_MS;
+	s->timer = loop_timer(s->loop, NULL, (uint64_t)ms, 0, wake, s);
+	s->timer_due = ms == SCHED_MAX_SLEEP_MS ? now + ms * 1000 : due;
+}
+
+void sched_poke(struct sched *s)
+{
+	if (s->started && !s->stopping) {
+		close_timer(s, &s->timer);
+		wake(NULL, s);
+	}
+}
+
+/* The wall clock was set (TFD_TIMER_CANCEL_ON_SET): look again now. */
+static void clock_set(loopd_plugin *unused, void *ud, int fd, int revents)
+{
+	struct sched *s = ud;
+	uint64_t n;
+	struct itimerspec its = { .it_value = { .tv_sec = INT32_MAX } };
+	if (read(fd, &n, sizeof(n)) < 0 && errno != ECANCELED &&
+	    errno != EAGAIN)
+		log_warn("clock timerfd");
+	timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its,
+			NULL);
+	sched_poke(s);
+}
+
+static void clock_watch(struct sched *s)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = INT32_MAX } };
+	s->tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->tfd < 0 ||
+	    timerfd_settime(s->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+			    &its, NULL) < 0) {
+		log_warn(
+			"clock-change timerfd (steps noticed within a minute)");
+		return;
+	}
+	s->tfd_watch =
+		loop_watch(s->loop, NULL, s->tfd, LOOPD_READ, clock_set, s);
+	if (s->tfd_watch > 0)
+		loop_ref(s->loop, NULL, s->tfd_watch, 0);
+}
+
+void sched_start(struct sched *s)
+{
+	int64_t now = now_usec(s);
+	s->started = true;
+	s->last_real = now;
+	s->last_mono = loop_update_time(s->loop);
+	if (!s->o.no_clock_watch)
+		clock_watch(s);
+	s->in_wake = true;
+	for (size_t b = 0; b < s->tab_size; b++) {
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
+			job_compile(s, j);
+			if (j->j.state != STORE_JOB_ACTIVE)
+				continue;
+			if (j->expr && cal_expr_at_reboot(j->expr))
+				run_start(j, STORE_TRIGGER_SCHEDULE, now, 1,
+					  NULL, false);
+			if (j->j.next_usec == STORE_NULL)
+				job_set_next(s, j, now);
+			else
+				job_queue(s, j);
+		}
+	}
+	s->in_wake = false;
+	arm(s);
+}
+
+/* ---- stopping ---- */
+
+void sched_stop_starting(struct sched *s)
+{
+	s->stopping = true;
+	close_timer(s, &s->timer);
+	if (s->tfd_watch > 0)
+		loop_close(s->loop, NULL, s->tfd_watch, NULL);
+	s->tfd_watch = 0;
+	for (size_t b = 0; b < s->tab_size; b++) {
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
+			if (j->retry_timer > 0) {
+				close_timer(s, &j->retry_timer);
+				job_unref(j);
+			}
+			for (unsigned i = 0; i < j->nqueue; i++)
+				watcher_fail(j->queue[i].w, -ESHUTDOWN,
+					     "%s: loopd is stopping",
+					     j->j.name);
+			j->nqueue = 0;
+		}
+	}
+}
+
+unsigned sched_running(const struct sched *s)
+{
+	unsigned n = 0;
+	for (struct loopd_run *r = s->runs; r; r = r->next)
+		n += r->phase != RP_DONE;
+	return n;
+}
+
+void sched_interrupt_all(struct sched *s)
+{
+	for (struct loopd_run *r = s->runs; r; r = r->next)
+		run_stop(r, STOP_SHUTDOWN);
+}
+
+/* ---- plugins ---- */
+
+void sched_plugin_up(struct sched *s, loopd_plugin *p)
+{
+	bool any = false;
+	for (struct kind *k = s->kinds; k; k = k->next)
+		if (k->p == p && !k->up)
+			any = k->up = true;
+	if (!any || !s->started)
+		return;
+	/* Jobs that waited for these kinds: due ones catch up. */
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			if (kind_up(s, j->j.kind) &&
+			    kind_up(s, j->j.kind)->p == p) {
+				if (j->j.next_usec == STORE_NULL)
+					job_set_next(s, j, now_usec(s));
+				else
+					job_queue(s, j);
+			}
+	if (s->ev)
+		events_emit(s->ev, "plugin.kinds",
+			    json_pack("{s:s, s:o}", "plugin", p->name, "kinds",
+				      sched_plugin_kinds(s, p)));
+}
+
+void sched_plugin_down(struct sched *s, loopd_plugin *p)
+{
+	struct kind **pp = &s->kinds;
+	while (*pp) {
+		struct kind *k = *pp;
+		if (k->p != p) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		k->up = false;
+		k->next = s->dead_kinds;
+		s->dead_kinds = k;
+	}
+	for (struct loopd_run *r = s->runs; r; r = r->next)
+		if (r->p == p)
+			run_stop(r, STOP_SHUTDOWN);
+	/* Their jobs leave the heap: they wait for the plugin. */
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			if (j->hidx != SIZE_MAX && !kind_up(s, j->j.kind))
+				job_queue(s, j);
+}
+
+void sched_plugin_gone(struct sched *s, loopd_plugin *p)
+{
+	for (struct loopd_run *r = s->runs, *nx; r; r = nx) {
+		nx = r->next;
+		if (r->p != p)
+			continue;
+		if (r->phase != RP_DONE) {
+			r->host_finished = true;
+			run_end(r, STORE_RESULT_INTERRUPTED, STORE_NULL);
+		}
+		run_free(r);
+	}
+	struct kind **pp = &s->dead_kinds;
+	while (*pp) {
+		struct kind *k = *pp;
+		if (k->p == p) {
+			*pp = k->next;
+			free(k->name);
+			free(k);
+		} else {
+			pp = &k->next;
+		}
+	}
+}
+
+json_t *sched_plugin_kinds(const struct sched *s, const loopd_plugin *p)
+{
+	json_t *a = json_array();
+	for (struct kind *k = s->kinds; k; k = k->next)
+		if (k->p == p)
+			json_array_append_new(a, json_string(k->name));
+	return a;
+}
+
+/* ---- new, free, reads ---- */
+
+int sched_new(struct sched **out, struct loop *l, struct store *st,
+	      struct events *ev, const struct sched_opts *opts)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+	char err[CAL_ERR_MAX];
+	if (!s)
+		return -ENOMEM;
+	s->loop = l;
+	s->store = st;
+	s->ev = ev;
+	s->tfd = -1;
+	s->timer_due = INT64_MAX;
+	if (opts)
+		s->o = *opts;
+	else
+		sched_opts_default(&s->o);
+	if (!s->o.realtime)
+		s->o.realtime = real_now;
+	if (tz_zone_load(NULL, &s->local, err, sizeof(err)) < 0) {
+		log_warnx("local time zone: %s; using UTC", err);
+		s->local = (struct tz_zone *)tz_utc();
+	}
+	*out = s;
+	return 0;
+}
+
+static void kinds_free(struct kind *k)
+{
+	while (k) {
+		struct kind *nx = k->next;
+		free(k->name);
+		free(k);
+		k = nx;
+	}
+}
+
+void sched_free(struct sched *s)
+{
+	if (!s)
+		return;
+	sched_stop_starting(s);
+	while (s->runs) {
+		struct loopd_run *r = s->runs;
+		r->host_finished = true; /* no update: the store is closing */
+		run_free(r);
+	}
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b], *nx; j; j = nx) {
+			nx = j->hnext;
+			j->removed = true;
+			job_unref(j);
+		}
+	if (s->tfd >= 0)
+		close(s->tfd);
+	for (size_t i = 0; i < s->nzones; i++) {
+		free(s->zones[i].name);
+		tz_zone_unref(s->zones[i].z);
+	}
+	tz_zone_unref(s->local);
+	kinds_free(s->kinds);
+	kinds_free(s->dead_kinds);
+	free(s->zones);
+	free(s->tab);
+	free(s->heap);
+	free(s);
+}
+
+json_t *sched_job_get(struct sched *s, const char *name)
+{
+	struct sjob *j = job_find(s, name);
+	return j ? job_json(s, j) : NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct sjob *x = *(struct sjob *const *)a;
+	const struct sjob *y = *(struct sjob *const *)b;
+	return strcmp(x->j.name, y->j.name);
+}
+
+json_t *sched_job_list(struct sched *s, const char *state, const char *kind,
+		       const char *name_glob)
+{
+	struct sjob **v = malloc((s->njobs + 1) * sizeof(*v));
+	size_t n = 0;
+	json_t *a = json_array();
+	if (!v)
+		return a;
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			if ((!state || strcmp(job_state(j, s), state) == 0) &&
+			    (!kind || strcmp(j->j.kind, kind) == 0) &&
+			    (!name_glob ||
+			     fnmatch(name_glob, j->j.name, 0) == 0))
+				v[n++] = j;
+	qsort(v, n, sizeof(*v), by_name);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, job_json(s, v[i]));
+	free(v);
+	return a;
+}
+
+void sched_counts(const struct sched *s, struct sched_counts *out)
+{
+	*out = s->c;
+	out->total = s->njobs;
+	out->active = out->paused = out->running = out->waiting = 0;
+	out->done = out->failing = 0;
+	for (size_t b = 0; b < s->tab_size; b++) {
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
+			const char *st = job_state(j, s);
+			out->active += strcmp(st, "active") == 0;
+			out->paused += strcmp(st, "paused") == 0;
+			out->running += strcmp(st, "running") == 0;
+			out->waiting += st[0] == 'w';
+			out->done += strcmp(st, "done") == 0;
+			out->failing +=
+				j->j.last_result == STORE_RESULT_FAILED ||
+				j->j.last_result == STORE_RESULT_TIMEOUT;
+		}
+	}
+	out->runs_inflight = sched_running(s);
+}
+
+/* ---- client writes ---- */
+
+static int fail(struct sched_result *res, int status, const char *param,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct sched_result *res, int status, const char *param,
+		const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->message, sizeof(res->message), fmt, ap);
+	va_end(ap);
+	res->status = status;
+	res->param = param;
+	return status;
+}
+
+static bool valid_job_name(const char *n)
+{
+	size_t len = strlen(n);
+	if (len < 1 || len > 64)
+		return false;
+	return strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == len;
+}
+
+static int set_str(char **dst, json_t *v, const char *key,
+		   struct sched_result *res)
+{
+	if (v && !json_is_string(v))
+		return fail(res, -EINVAL, key, "%s must be a string", key);
+	char *d = strdup(v ? json_string_value(v) : ""); /* NULL: "" */
+	if (!d)
+		return fail(res, -ENOMEM, NULL, "out of memory");
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+static int set_ms(int64_t *dst, json_t *v, const char *key, int64_t max,
+		  struct sched_result *res)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > max)
+		return fail(res, -EINVAL, key,
+			    "%s must be an integer from 0 to %" PRId64, key,
+			    max);
+	*dst = json_integer_value(v);
+	return 0;
+}
+
+static int set_enum(int *dst, json_t *v, const char *key,
+		    const char *const *names, int n, struct sched_result *res)
+{
+	int e = json_is_string(v)
+			? store_enum_parse(names, n, json_string_value(v))
+			: -1;
+	if (e < 0)
+		return fail(res, -EINVAL, key, "%s: %s is not one of %s", key,
+			    json_is_string(v) ? json_string_value(v)
+					      : "a non-string",
+			    names == store_overlap_names
+				    ? "skip, allow, queue, replace"
+				    : "once, skip, all");
+	*dst = e;
+	return 0;
+}
+
+static int set_args(struct store_job *j, json_t *v, struct sched_result *res)
+{
+	if (!json_is_object(v))
+		return fail(res, -EINVAL, "args", "args must be an object");
+	char *d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!d)
+		return fail(res, -ENOMEM, NULL, "out of memory");
+	free(j->args_json);
+	j->args_json = d;
+	return 0;
+}
+
+static int set_state(struct store_job *j, json_t *v, struct sched_result *res)
+{
+	const char *st = json_string_value(v);
+	if (st && strcmp(st, "paused") == 0)
+		j->state = STORE_JOB_PAUSED;
+	else if (st && strcmp(st, "active") == 0)
+		j->state = STORE_JOB_ACTIVE;
+	else
+		return fail(res, -EINVAL, "state",
+			    "state can be set to active or paused only");
+	return 0;
+}
+
+/* Fields shown in a Job that a client may send back but not set. */
+static const char *const read_only[] = {
+	"plugin",   "next_usec",    "next_reason",  "last_usec", "last_result",
+	"last_run", "created_usec", "updated_usec", NULL,
+};
+
+static int set_field(struct store_job *j, const char *key, json_t *v,
+		     struct sched_result *res)
+{
+	int e = 0;
+	if (strcmp(key, "kind") == 0)
+		return set_str(&j->kind, v, key, res);
+	if (strcmp(key, "schedule") == 0)
+		return set_str(&j->schedule, v, key, res);
+	if (strcmp(key, "tz") == 0)
+		return set_str(&j->tz, json_is_null(v) ? NULL : v, key, res);
+	if (strcmp(key, "args") == 0)
+		return set_args(j, v, res);
+	if (strcmp(key, "state") == 0)
+		return set_state(j, v, res);
+	if (strcmp(key, "overlap") == 0) {
+		if (set_enum(&e, v, key, store_overlap_names,
+			     STORE_OVERLAP_COUNT, res) < 0)
+			return res->status;
+		j->overlap = (enum store_overlap)e;
+		return 0;
+	}
+	if (strcmp(key, "catchup") == 0) {
+		if (set_enum(&e, v, key, store_catchup_names,
+			     STORE_CATCHUP_COUNT, res) < 0)
+			return res->status;
+		j->catchup = (enum store_catchup)e;
+		return 0;
+	}
+	if (strcmp(key, "timeout_ms") == 0)
+		return set_ms(&j->timeout_ms, v, key, INT32_MAX * 1000LL, res);
+	if (strcmp(key, "retries") == 0)
+		return set_ms(&j->retries, v, key, 1000, res);
+	if (strcmp(key, "retry_backoff_ms") == 0)
+		return set_ms(&j->retry_backoff_ms, v, key, 86400000, res);
+	if (strcmp(key, "jitter_ms") == 0)
+		return set_ms(&j->jitter_ms, v, key, 86400000, res);
+	for (const char *const *r = read_only; *r; r++)
+		if (strcmp(key, *r) == 0)
+			return 0;
+	return fail(res, -EINVAL, key, "unknown field %s", key);
+}
+
+/* Applies every field of params to j (name excepted). */
+static int apply_fields(struct store_job *j, json_t *params,
+			struct sched_result *res)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(params, key, v)
+	{
+		if (strcmp(key, "name") == 0)
+			continue;
+		if (set_field(j, key, v, res) < 0)
+			return res->status;
+	}
+	return 0;
+}
+
+/* Checks j as a whole: schedule, zone, kind and the kind's validate.
+ * Fills j->plugin.  *expr gets the parsed schedule (caller frees). */
+static int check_job(struct sched *s, struct store_job *j,
+		     struct cal_expr **expr, struct sched_result *res)
+{
+	char err[512];
+	*expr = NULL;
+	if (!j->kind || !*j->kind)
+		return fail(res, -EINVAL, "kind", "kind is required");
+	if (!j->schedule || !*j->schedule)
+		return fail(res, -EINVAL, "schedule", "schedule is required");
+	if (!zone_get(s, j->tz, err, sizeof(err)))
+		return fail(res, -EINVAL, "tz", "tz: %s", err);
+	if (cal_parse(j->schedule, expr, err, sizeof(err)) < 0)
+		return fail(res, -EDOM, "schedule", "%s", err);
+	struct kind *k = kind_up(s, j->kind);
+	if (!k)
+		return fail(res, -ENOKEY, "kind",
+			    "no loaded plugin provides the kind %s", j->kind);
+	free(j->plugin);
+	if (!(j->plugin = strdup(k->p->name)))
+		return fail(res, -ENOMEM, NULL, "out of memory");
+	err[0] = '\0';
+	if (k->k.validate &&
+	    k->k.validate(k->p, j->args_json ? j->args_json : "{}", err,
+			  sizeof(err)) != 0) {
+		err[sizeof(err) - 1] = '\0';
+		return fail(res, -EBADMSG, "args", "%s: args rejected: %s",
+			    j->kind, err[0] ? err : "(no reason given)");
+	}
+	return 0;
+}
+
+/* A client request in flight. */
+struct creq {
+	struct sreq q;
+	sched_done_fn done;
+	void *ud;
+	struct cal_expr *expr;
+	enum store_op op;
+};
+
+static void creq_reply(struct creq *c, struct sched_result *res)
+{
+	c->done(c->ud, res);
+	json_decref(res->job);
+}
+
+static void storage_fail(struct sched_result *res, int status, const char *name)
+{
+	if (status == -EEXIST)
+		fail(res, -EEXIST, "name", "a different job named %s exists",
+		     name);
+	else if (status == -ENOENT)
+		fail(res, -ENOENT, "name", "no job named %s", name);
+	else
+		fail(res, status, NULL, "%s was not saved: %s", name,
+		     strerror(-status));
+}
+
+/* Takes the settings (not the runtime fields) of rec into job. */
+static void job_take_settings(struct sjob *job, struct store_job *rec)
+{
+	struct store_job *j = &job->j;
+#define TAKE(f)                \
+	do {                   \
+		free(j->f);    \
+		j->f = rec->f; \
+		rec->f = NULL; \
+	} while (0)
+	TAKE(kind);
+	TAKE(plugin);
+	TAKE(schedule);
+	TAKE(tz);
+	TAKE(args_json);
+#undef TAKE
+	j->state = rec->state;
+	j->overlap = rec->overlap;
+	j->catchup = rec->catchup;
+	j->timeout_ms = rec->timeout_ms;
+	j->retries = rec->retries;
+	j->retry_backoff_ms = rec->retry_backoff_ms;
+	j->jitter_ms = rec->jitter_ms;
+	j->next_usec = rec->next_usec;
+	j->updated_usec = rec->updated_usec;
+}
+
+static void job_event(struct sched *s, const char *type, struct sjob *job)
+{
+	if (s->ev)
+		events_emit(s->ev, type,
+			    json_pack("{s:o}", "job", job_json(s, job)));
+}
+
+static void add_done(struct sreq *q, int status)
+{
+	struct creq *c = (struct creq *)q;
+	struct sched *s = q->s;
+	struct sched_result res = { 0 };
+	struct sjob *job = job_find(s, q->req.job.name);
+	if (status < 0) {
+		storage_fail(&res, status, q->req.job.name);
+	} else if (q->req.changes == 0 && job) {
+		res.job = job_json(s, job); /* the identical job: a retry */
+	} else if (!(job = job_new(s, &q->req.job))) {
+		fail(&res, -ENOMEM, NULL, "out of memory");
+	} else {
+		index_add(s, job);
+		char err[CAL_ERR_MAX];
+		job->expr = c->expr;
+		c->expr = NULL;
+		job->zone = zone_get(s, job->j.tz, err, sizeof(err));
+		job->jitter_usec = jitter_for(&job->j);
+		job_queue(s, job);
+		job_event(s, "job.added", job);
+		res.job = job_json(s, job);
+	}
+	creq_reply(c, &res);
+	cal_expr_free(c->expr);
+}
+
+static struct creq *creq_new(struct sched *s, enum store_op op,
+			     struct sjob *job, sched_done_fn done, void *ud)
+{
+	struct creq *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	store_req_init(&c->q.req, op);
+	c->q.req.done = sreq_done;
+	c->q.s = s;
+	c->done = done;
+	c->ud = ud;
+	c->op = op;
+	if (job) {
+		job->refs++;
+		job->busy++;
+		c->q.job = job;
+	}
+	return c;
+}
+
+/* Answers at once, but never from inside the caller's call: through an
+ * immediate, like every other answer. */
+struct early {
+	sched_done_fn done;
+	void *ud;
+	struct sched_result res;
+};
+
+static void early_fire(loopd_plugin *unused, void *ud)
+{
+	struct early *e = ud;
+	e->done(e->ud, &e->res);
+	json_decref(e->res.job);
+	free(e);
+}
+
+static void answer_later(struct sched *s, sched_done_fn done, void *ud,
+			 struct sched_result *res)
+{
+	struct early *e = malloc(sizeof(*e));
+	if (!e) {
+		done(ud, res); /* out of memory: answer now rather than never */
+		json_decref(res->job);
+		return;
+	}
+	*e = (struct early){ done, ud, *res };
+	if (loop_immediate(s->loop, NULL, early_fire, e) <= 0)
+		early_fire(NULL, e);
+}
+
+void sched_job_add(struct sched *s, json_t *params, uid_t owner,
+		   sched_done_fn done, void *ud)
+{
+	struct sched_result res = { 0 };
+	struct store_job rec;
+	struct cal_expr *expr = NULL;
+	json_t *name = json_object_get(params, "name");
+	store_job_init(&rec);
+	if (s->stopping) {
+		fail(&res, -ESHUTDOWN, NULL, "loopd is stopping");
+	} else if (!json_is_string(name) ||
+		   !valid_job_name(json_string_value(name))) {
+		fail(&res, -EINVAL, "name",
+		     "name must be 1-64 of A-Z a-z 0-9 . _ -");
+	} else if (set_str(&rec.name, name, "name", &res) == 0 &&
+		   apply_fields(&rec, params, &res) == 0 &&
+		   check_job(s, &rec, &expr, &res) == 0) {
+		struct sjob *old = job_find(s, rec.name);
+		if (old && store_job_same_settings(&old->j, &rec)) {
+			res.job = job_json(s, old);
+		} else if (old) {
+			fail(&res, -EEXIST, "name",
+			     "a different job named %s exists", rec.name);
+		} else {
+			struct creq *c =
+				creq_new(s, STORE_JOB_ADD, NULL, done, ud);
+			if (!c) {
+				fail(&res, -ENOMEM, NULL, "out of memory");
+			} else {
+				struct sjob tmp = { .expr = expr, .j = rec };
+				int64_t now = now_usec(s);
+				char e[8];
+				tmp.zone = zone_get(s, rec.tz, e, sizeof(e));
+				rec.created_usec = rec.updated_usec = now;
+				tmp.j.created_usec = now;
+				int64_t n = job_next_after(&tmp, now);
+				rec.next_usec = n == CAL_NEVER ? STORE_NULL : n;
+				c->q.req.job = rec;
+				c->expr = expr;
+				c->q.then = add_done;
+				sreq_submit(&c->q);
+				return;
+			}
+		}
+	}
+	(void)owner;
+	cal_expr_free(expr);
+	store_job_clear(&rec);
+	answer_later(s, done, ud, &res);
+}
+
+/* The end of a client write on job: persists what waited for it. */
+static void creq_job_done(struct creq *c)
+{
+	struct sjob *job = c->q.job;
+	if (job && --job->busy == 0 && job->dirty)
+		job_persist(c->q.s, job);
+}
+
+static void update_done(struct sreq *q, int status)
+{
+	struct creq *c = (struct creq *)q;
+	struct sched *s = q->s;
+	struct sjob *job = q->job;
+	struct sched_result res = { 0 };
+	if (status < 0 || job->removed) {
+		storage_fail(&res, status < 0 ? status : -ENOENT, job->j.name);
+	} else {
+		char err[CAL_ERR_MAX];
+		job_take_settings(job, &q->req.job);
+		cal_expr_free(job->expr);
+		job->expr = c->expr;
+		c->expr = NULL;
+		job->zone = zone_get(s, job->j.tz, err, sizeof(err));
+		job->jitter_usec = jitter_for(&job->j);
+		if (c->op == STORE_JOB_UPDATE && job->j.state == STORE_JOB_DONE)
+			job->j.state = STORE_JOB_ACTIVE;
+		job_queue(s, job);
+		job_event(s, "job.changed", job);
+		res.job = job_json(s, job);
+	}
+	creq_job_done(c);
+	creq_reply(c, &res);
+	cal_expr_free(c->expr);
+}
+
+/* Submits rec (a full record of job, owned by the request now) as the
+ * job's new settings. */
+static void submit_update(struct sched *s, struct sjob *job,
+			  struct store_job *rec, struct cal_expr *expr,
+			  sched_done_fn done, void *ud)
+{
+	struct creq *c = creq_new(s, STORE_JOB_UPDATE, job, done, ud);
+	if (!c) {
+		struct sched_result res = { 0 };
+		fail(&res, -ENOMEM, NULL, "out of memory");
+		cal_expr_free(expr);
+		store_job_clear(rec);
+		answer_later(s, done, ud, &res);
+		return;
+	}
+	c->q.req.job = *rec;
+	c->expr = expr;
+	c->q.then = update_done;
+	sreq_submit(&c->q);
+}
+
+/* The next fire time rec would have from now (null when not active). */
+static void rec_next(struct sched *s, struct store_job *rec,
+		     struct cal_expr *expr, int64_t now)
+{
+	char e[8];
+	struct sjob tmp = { .expr = expr, .j = *rec };
+	tmp.zone = zone_get(s, rec->tz, e, sizeof(e));
+	int64_t n = rec->state == STORE_JOB_ACTIVE ? job_next_after(&tmp, now)
+						   : CAL_NEVER;
+	rec->next_usec = n == CAL_NEVER ? STORE_NULL : n;
+}
+
+static struct sjob *job_lookup(struct sched *s, json_t *name,
+			       struct sched_result *res)
+{
+	if (s->stopping) {
+		fail(res, -ESHUTDOWN, NULL, "loopd is stopping");
+		return NULL;
+	}
+	if (!json_is_string(name)) {
+		fail(res, -EINVAL, "name", "name must be a string");
+		return NULL;
+	}
+	struct sjob *job = job_find(s, json_string_value(name));
+	if (!job)
+		fail(res, -ENOENT, "name", "no job named %s",
+		     json_string_value(name));
+	return job;
+}
+
+void sched_job_update(struct sched *s, json_t *params, sched_done_fn done,
+		      void *ud)
+{
+	struct sched_result res = { 0 };
+	struct store_job rec;
+	struct cal_expr *expr = NULL;
+	struct sjob *job = job_lookup(s, json_object_get(params, "name"), &res);
+	store_job_init(&rec);
+	if (job && store_job_copy(&rec, &job->j) < 0)
+		fail(&res, -ENOMEM, NULL, "out of memory");
+	else if (job && apply_fields(&rec, params, &res) == 0 &&
+		 check_job(s, &rec, &expr, &res) == 0) {
+		int64_t now = now_usec(s);
+		if (rec.state == STORE_JOB_DONE)
+			rec.state = STORE_JOB_ACTIVE; /* edited: runs again */
+		rec.updated_usec = now;
+		rec_next(s, &rec, expr, now);
+		submit_update(s, job, &rec, expr, done, ud);
+		return;
+	}
+	cal_expr_free(expr);
+	store_job_clear(&rec);
+	answer_later(s, done, ud, &res);
+}
+
+void sched_job_pause(struct sched *s, const char *name, bool pause,
+		     sched_done_fn done, void *ud)
+{
+	struct sched_result res = { 0 };
+	struct store_job rec;
+	struct cal_expr *expr = NULL;
+	json_t *n = json_string(name);
+	struct sjob *job = job_lookup(s, n, &res);
+	char err[CAL_ERR_MAX];
+	json_decref(n);
+	store_job_init(&rec);
+	if (job && store_job_copy(&rec, &job->j) < 0) {
+		fail(&res, -ENOMEM, NULL, "out of memory");
+	} else if (job && job->j.state == STORE_JOB_DONE) {
+		res.job = job_json(s, job); /* nothing left to pause */
+	} else if (job) {
+		int64_t now = now_usec(s);
+		rec.state = pause ? STORE_JOB_PAUSED : STORE_JOB_ACTIVE;
+		rec.updated_usec = now;
+		if (cal_parse(rec.schedule, &expr, err, sizeof(err)) == 0)
+			rec_next(s, &rec, expr, now);
+		else
+			rec.next_usec = STORE_NULL;
+		submit_update(s, job, &rec, expr, done, ud);
+		return;
+	}
+	store_job_clear(&rec);
+	answer_later(s, done, ud, &res);
+}
+
+static void remove_done(struct sreq *q, int status)
+{
+	struct creq *c = (struct creq *)q;
+	struct sched *s = q->s;
+	struct sjob *job = q->job;
+	struct sched_result res = { .job = NULL };
+	if (status < 0 || job->removed) {
+		storage_fail(&res, status < 0 ? status : -ENOENT, job->j.name);
+	} else {
+		job_event(s, "job.removed", job);
+		job->removed = true;
+		heap_remove(s, job);
+		index_del(s, job);
+		if (job->retry_timer > 0) {
+			close_timer(s, &job->retry_timer);
+			job_unref(job);
+		}
+		for (unsigned i = 0; i < job->nqueue; i++)
+			watcher_fail(job->queue[i].w, -ENOENT, "%s was removed",
+				     job->j.name);
+		job->nqueue = 0;
+		for (struct loopd_run *r = s->runs; r; r = r->next)
+			if (r->job == job)
+				run_stop(r, STOP_REPLACE);
+		job_unref(job); /* the index's reference */
+		res.job = json_object();
+	}
+	creq_job_done(c);
+	creq_reply(c, &res);
+}
+
+void sched_job_remove(struct sched *s, const char *name, sched_done_fn done,
+		      void *ud)
+{
+	struct sched_result res = { 0 };
+	json_t *n = json_string(name);
+	struct sjob *job = job_lookup(s, n, &res);
+	json_decref(n);
+	struct creq *c =
+		job ? creq_new(s, STORE_JOB_DELETE, job, done, ud) : NULL;
+	if (job && !c)
+		fail(&res, -ENOMEM, NULL, "out of memory");
+	if (!c || !(c->q.req.job.name = strdup(job->j.name))) {
+		if (c)
+			sreq_done(&c->q.req, -ENOMEM);
+		else
+			answer_later(s, done, ud, &res);
+		return;
+	}
+	c->q.then = remove_done;
+	sreq_submit(&c->q);
+}
+
+/* ---- triggers ---- */
+
+uint64_t sched_job_trigger(struct sched *s, const char *name,
+			   sched_done_fn started, sched_done_fn finished,
+			   void *ud)
+{
+	struct sched_result res = { 0 };
+	json_t *n = json_string(name);
+	struct sjob *job = job_lookup(s, n, &res);
+	json_decref(n);
+	if (job && !kind_up(s, job->j.kind))
+		fail(&res, -ENOKEY, "name",
+		     "%s: no loaded plugin provides "
+		     "its kind %s",
+		     job->j.name, job->j.kind);
+	struct watcher *w = res.status ? NULL : calloc(1, sizeof(*w));
+	if (!w) {
+		if (!res.status)
+			fail(&res, -ENOMEM, NULL, "out of memory");
+		answer_later(s, started, ud, &res);
+		return 0;
+	}
+	*w = (struct watcher){ ++s->next_token, started, finished, ud, NULL };
+	uint64_t token = w->token;
+	run_start(job, STORE_TRIGGER_MANUAL, now_usec(s), 1, w, false);
+	return token;
+}
+
+static struct watcher *find_watcher(struct sched *s, uint64_t token)
+{
+	for (struct loopd_run *r = s->runs; r; r = r->next)
+		if (r->watchers && r->watchers->token == token)
+			return r->watchers;
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			for (unsigned i = 0; i < j->nqueue; i++)
+				if (j->queue[i].w &&
+				    j->queue[i].w->token == token)
+					return j->queue[i].w;
+	return NULL;
+}
+
+void sched_unwatch(struct sched *s, uint64_t token)
+{
+	struct watcher *w = find_watcher(s, token);
+	if (w)
+		w->started = w->finished = NULL;
+}
