@@ -31,7 +31,18 @@ struct plugins {
 	void *config_ctx;
 	bool deadline_passed; /* plugins_stop_all's drain deadline */
 	struct sched *sched;
+	unsigned failed_loads;
 };
+
+loopd_plugin *plugins_head(struct plugins *reg)
+{
+	return reg->head;
+}
+
+unsigned plugins_failed_loads(const struct plugins *reg)
+{
+	return reg->failed_loads;
+}
 
 void plugins_set_sched(struct plugins *reg, struct sched *s)
 {
@@ -304,6 +315,16 @@ static void drain(loopd_plugin *p)
 	queue_retire(p);
 }
 
+int plugins_unload(struct plugins *reg, loopd_plugin *p)
+{
+	if (p->pstate != PLUGIN_ACTIVE)
+		return -EBUSY;
+	p->pstate = PLUGIN_DRAINING;
+	log_msg(LOGL_INFO, p->name, "unloading");
+	drain(p);
+	return 0;
+}
+
 static int init_plugin(struct plugins *reg, loopd_plugin *p, char *err,
 		       size_t errlen)
 {
@@ -349,6 +370,7 @@ int plugins_load(struct plugins *reg, const char *what, loopd_plugin **out,
 		r = init_plugin(reg, p, reason, sizeof(reason));
 	}
 	if (r < 0) {
+		reg->failed_loads++;
 		snprintf(err, errlen, "plugin %s refused: %s", path, reason);
 		if (!p)
 			free(path);

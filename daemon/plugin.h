@@ -70,6 +70,14 @@ int plugins_stop_all(struct plugins *reg, uint64_t timeout_ms,
 void plugins_recheck(loopd_plugin *unused, void *ud);
 
 struct loop *plugins_loop(struct plugins *reg);
+/* The loaded plugins, newest first (walk with ->next); borrowed. */
+loopd_plugin *plugins_head(struct plugins *reg);
+/* Loads refused since start (a refused plugin leaves no entry). */
+unsigned plugins_failed_loads(const struct plugins *reg);
+/* Starts unloading p (PLUGIN-API.md rule 4): its kinds go, its handles
+ * close, its queued jobs are cancelled; it is shut down and unloaded once
+ * idle.  Only an active plugin; -EBUSY otherwise. */
+int plugins_unload(struct plugins *reg, loopd_plugin *p);
 
 /* The scheduler that owns job kinds (NULL: none; add_kind is refused).
  * The registry tells it when a plugin's kinds come up and go. */

@@ -1069,6 +1069,17 @@ static bool queue_push(struct sjob *job, enum store_trigger trig, int64_t when,
 	return true;
 }
 
+/* Tells job's runs (every run, for job NULL) to stop.  A kind may finish
+ * a run inside its stop, which frees it: walk with the next in hand. */
+static void stop_job_runs(struct sched *s, struct sjob *job, enum stop_why why)
+{
+	for (struct loopd_run *r = s->runs, *nx; r; r = nx) {
+		nx = r->next;
+		if (!job || r->job == job)
+			run_stop(r, why);
+	}
+}
+
 /* The overlap policy, when a run of job is in flight.  True: go on and
  * start now. */
 static bool overlap_allows(struct sched *s, struct sjob *job,
@@ -1078,20 +1089,21 @@ static bool overlap_allows(struct sched *s, struct sjob *job,
 	switch (job->j.overlap) {
 	case STORE_OVERLAP_ALLOW: return true;
 	case STORE_OVERLAP_REPLACE:
-		for (struct loopd_run *r = s->runs; r; r = r->next)
-			if (r->job == job)
-				run_stop(r, STOP_REPLACE);
-		/* The new run waits for the old one to end. */
-		__attribute__((fallthrough));
+		/* The new run waits for the old ones to end (a kind may
+		 * finish inside stop: queue first). */
+		if (queue_push(job, trig, when, attempt, w)) {
+			stop_job_runs(s, job, STOP_REPLACE);
+			return false;
+		}
+		break;
 	case STORE_OVERLAP_QUEUE:
 		if (queue_push(job, trig, when, attempt, w))
 			return false;
-		/* The queue is full. */
-		__attribute__((fallthrough));
-	default:
-		run_record(s, job, STORE_RESULT_SKIPPED, trig, when, w);
-		return false;
+		break; /* the queue is full */
+	default: break;
 	}
+	run_record(s, job, STORE_RESULT_SKIPPED, trig, when, w);
+	return false;
 }
 
 static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
@@ -1356,8 +1368,7 @@ unsigned sched_running(const struct sched *s)
 
 void sched_interrupt_all(struct sched *s)
 {
-	for (struct loopd_run *r = s->runs; r; r = r->next)
-		run_stop(r, STOP_SHUTDOWN);
+	stop_job_runs(s, NULL, STOP_SHUTDOWN);
 }
 
 /* ---- plugins ---- */
@@ -1400,9 +1411,11 @@ void sched_plugin_down(struct sched *s, loopd_plugin *p)
 		k->next = s->dead_kinds;
 		s->dead_kinds = k;
 	}
-	for (struct loopd_run *r = s->runs; r; r = r->next)
+	for (struct loopd_run *r = s->runs, *nx; r; r = nx) {
+		nx = r->next;
 		if (r->p == p)
 			run_stop(r, STOP_SHUTDOWN);
+	}
 	/* Their jobs leave the heap: they wait for the plugin. */
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
@@ -1582,7 +1595,7 @@ static int fail(struct sched_result *res, int status, const char *param,
 	vsnprintf(res->message, sizeof(res->message), fmt, ap);
 	va_end(ap);
 	res->status = status;
-	res->param = param;
+	snprintf(res->param, sizeof(res->param), "%s", param ? param : "");
 	return status;
 }
 
@@ -2110,9 +2123,7 @@ static void remove_done(struct sreq *q, int status)
 			watcher_fail(job->queue[i].w, -ENOENT, "%s was removed",
 				     job->j.name);
 		job->nqueue = 0;
-		for (struct loopd_run *r = s->runs; r; r = r->next)
-			if (r->job == job)
-				run_stop(r, STOP_REPLACE);
+		stop_job_runs(s, job, STOP_REPLACE);
 		job_unref(job); /* the index's reference */
 		res.job = json_object();
 	}

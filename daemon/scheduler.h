@@ -92,7 +92,8 @@ int sched_finish(loopd_run *run, int status, const char *output, size_t len);
 /*
  * The outcome of an asynchronous request: status 0 or -errno, with a
  * message for the person when status < 0 (what failed, where), and the
- * job (JSON, new reference, stolen by the callback) on success.  Errors:
+ * job (JSON) on success.  The result owns job: a callback that keeps it
+ * takes it and sets res->job to NULL.  Errors:
  * -EINVAL (a bad field: param names it), -ENOENT (no such job), -EEXIST
  * (a different job has this name), -ENOKEY (unknown kind), -EBADMSG (the
  * kind's validate refused args), -EDOM (invalid schedule), -ESHUTDOWN,
@@ -100,7 +101,7 @@ int sched_finish(loopd_run *run, int status, const char *output, size_t len);
  */
 struct sched_result {
 	int status;
-	const char *param; /* InvalidParameter's parameter, or NULL */
+	char param[48]; /* InvalidParameter's parameter, or "" */
 	char message[512];
 	json_t *job; /* or the run, for triggers */
 };

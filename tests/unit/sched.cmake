@@ -1,0 +1,1 @@
+loopd_unit_test(test_sched test_sched.c)

@@ -1,0 +1,635 @@
+/*
+ * test_sched.c - the scheduler (daemon/sched.c) with an injected wall
+ * clock, a real loop and a real store in a temp directory, and a test
+ * kind whose runs the test finishes by hand.
+ *
+ * The wall clock is the test's: it steps forward and back (30 min, 2 h,
+ * 5 h), and "suspends" (jumps while the monotonic clock does not), and the
+ * scheduler is poked as its clock timerfd would.  What is checked is
+ * what the store recorded: runs, triggers, results.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "events.h"
+#include "loop.h"
+#include "plugin.h"
+#include "scheduler.h"
+#include "store.h"
+
+#define T0   1794988000000000LL /* 2026-11-18 07:46:40 UTC */
+#define MIN  (60 * 1000000LL)
+#define HOUR (60 * MIN)
+
+static struct loop *L;
+static struct store *ST;
+static struct sched *S;
+static struct events *EV;
+static loopd_plugin *P;
+static char dir[256];
+static int64_t clock_now;
+
+/* ---- the test kind: records its runs; the test finishes them ---- */
+
+#define MAX_RUNS 256
+static loopd_run *started[MAX_RUNS];
+static bool finished[MAX_RUNS]; /* by the test kind: the pointer is gone */
+static unsigned nstarted, nstopped;
+static bool finish_at_once; /* finish ok inside start */
+static bool finish_on_stop;
+
+static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
+{
+	assert_true(nstarted < MAX_RUNS);
+	finished[nstarted] = finish_at_once;
+	started[nstarted++] = run;
+	if (finish_at_once)
+		sched_finish(run, 0, "ok\n", 3);
+	return 0;
+}
+
+static void k_stop(loopd_plugin *p, loopd_run *run)
+{
+	nstopped++;
+	for (unsigned i = 0; i < nstarted; i++)
+		if (started[i] == run && !finished[i] && finish_on_stop) {
+			finished[i] = true;
+			sched_finish(run, 143, NULL, 0);
+		}
+}
+
+static int k_validate(loopd_plugin *p, const char *args, char *err, size_t len)
+{
+	if (strstr(args, "\"bad\"")) {
+		snprintf(err, len, "args.bad is not allowed");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct loopd_kind kind = {
+	.size = sizeof(struct loopd_kind),
+	.name = "t",
+	.validate = k_validate,
+	.start = k_start,
+	.stop = k_stop,
+};
+
+static int64_t fake_clock(void *ctx)
+{
+	return clock_now;
+}
+
+/* ---- set-up ---- */
+
+static int setup(void **state)
+{
+	char err[512], db[300];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/loopd-sched.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(db, sizeof(db), "%s/loopd.db", dir);
+	clock_now = T0;
+	nstarted = nstopped = 0;
+	finish_at_once = finish_on_stop = false;
+	struct sched_opts o;
+	sched_opts_default(&o);
+	o.realtime = fake_clock;
+	o.no_clock_watch = true;
+	o.kill_grace_ms = 100;
+	if (loop_new(&L, 1) < 0 ||
+	    store_open(&ST, L, db, NULL, err, sizeof(err)) < 0 ||
+	    events_new(&EV, 64) < 0 || sched_new(&S, L, ST, EV, &o) < 0)
+		return -1;
+	P = calloc(1, sizeof(*P));
+	snprintf(P->name, sizeof(P->name), "tplug");
+	assert_int_equal(sched_add_kind(S, P, &kind), 0);
+	assert_int_equal(sched_load(S), 0);
+	sched_plugin_up(S, P);
+	sched_start(S);
+	return 0;
+}
+
+static void settle(void);
+
+static int teardown(void **state)
+{
+	char cmd[300];
+	sched_stop_starting(S);
+	settle();
+	sched_free(S);
+	while (!store_idle(ST))
+		loop_run_once(L);
+	store_close(ST);
+	events_free(EV);
+	loop_free(L);
+	free(P);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void noop(loopd_plugin *p, void *ud)
+{
+}
+
+/* One iteration that does not block in poll (the scheduler's timer may
+ * be a minute away). */
+static void spin(void)
+{
+	loop_immediate(L, NULL, noop, NULL);
+	loop_run_once(L);
+}
+
+/* Runs the loop until the store has nothing queued or in flight. */
+static void settle(void)
+{
+	for (int i = 0; i < 4; i++) {
+		while (!store_idle(ST))
+			loop_run_once(L);
+		spin(); /* immediates: early answers */
+	}
+}
+
+/* ---- requests ---- */
+
+static struct sched_result last;
+static bool answered;
+
+static void done_cb(void *ud, struct sched_result *res)
+{
+	json_decref(last.job);
+	last = *res;
+	res->job = NULL; /* taken */
+	answered = true;
+}
+
+static int add(const char *json)
+{
+	json_t *p = json_loads(json, 0, NULL);
+	assert_non_null(p);
+	answered = false;
+	sched_job_add(S, p, 0, done_cb, NULL);
+	json_decref(p);
+	while (!answered)
+		loop_run_once(L);
+	settle();
+	return last.status;
+}
+
+/* The wall clock moves by d; the scheduler looks (as at a timer wake or
+ * a clock-set notification). */
+static void step(int64_t d)
+{
+	clock_now += d;
+	sched_poke(S);
+	settle();
+}
+
+struct runs {
+	struct store_run *v;
+	size_t n;
+	struct store_req req;
+};
+
+static void runs_done(struct store_req *r, int status)
+{
+	assert_int_equal(status, 0);
+	answered = true;
+}
+
+/* The job's runs, oldest first. */
+static void runs_of(const char *job, struct runs *out)
+{
+	settle();
+	store_req_init(&out->req, STORE_RUN_LIST);
+	out->req.filter.job = strdup(job);
+	out->req.filter.limit = 1000;
+	out->req.done = runs_done;
+	answered = false;
+	assert_int_equal(store_submit(ST, &out->req), 0);
+	while (!answered)
+		loop_run_once(L);
+	out->n = out->req.nruns;
+	out->v = out->req.runs;
+	for (size_t i = 0; i < out->n / 2; i++) { /* newest first: flip */
+		struct store_run t = out->v[i];
+		out->v[i] = out->v[out->n - 1 - i];
+		out->v[out->n - 1 - i] = t;
+	}
+}
+
+static void runs_free(struct runs *r)
+{
+	store_req_clear(&r->req);
+}
+
+static unsigned count(const struct runs *r, enum store_result res,
+		      enum store_trigger trig)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		n += r->v[i].result == res && r->v[i].trigger == trig;
+	return n;
+}
+
+/* The test kind finishes run i. */
+static int tfinish(unsigned i, int status, const char *out)
+{
+	assert_false(finished[i]);
+	finished[i] = true;
+	return sched_finish(started[i], status, out, out ? strlen(out) : 0);
+}
+
+static void finish_all(int status)
+{
+	for (unsigned i = 0; i < nstarted; i++)
+		if (!finished[i])
+			tfinish(i, status, NULL);
+	settle();
+}
+
+/* ---- tests ---- */
+
+static void test_every_runs_on_time(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"e\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	step(59 * 1000000LL);
+	assert_int_equal(nstarted, 0);
+	step(1000000LL);
+	assert_int_equal(nstarted, 1);
+	struct runs r;
+	runs_of("e", &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].result, STORE_RESULT_OK);
+	assert_int_equal(r.v[0].trigger, STORE_TRIGGER_SCHEDULE);
+	assert_int_equal(r.v[0].scheduled_usec, T0 + MIN);
+	runs_free(&r);
+}
+
+/* A 30-minute jump forward (or a suspend): catch-up once runs one and
+ * records the others as missed; skip runs none; all runs each. */
+static void catchup_case(const char *policy, unsigned runs_expected,
+			 unsigned missed_expected)
+{
+	char j[200];
+	finish_at_once = true;
+	snprintf(j, sizeof(j),
+		 "{\"name\":\"c\",\"kind\":\"t\",\"schedule\":\"every 1m\","
+		 "\"catchup\":\"%s\"}",
+		 policy);
+	assert_int_equal(add(j), 0);
+	step(30 * MIN);
+	struct runs r;
+	runs_of("c", &r);
+	assert_int_equal(count(&r, STORE_RESULT_MISSED, STORE_TRIGGER_SCHEDULE),
+			 missed_expected);
+	assert_int_equal(count(&r, STORE_RESULT_OK, STORE_TRIGGER_CATCHUP),
+			 runs_expected);
+	assert_int_equal(nstarted, runs_expected);
+	runs_free(&r);
+	/* Then back on schedule. */
+	step(MIN);
+	assert_int_equal(nstarted, runs_expected + 1);
+}
+
+static void test_catchup_once(void **state)
+{
+	catchup_case("once", 1, 29);
+}
+
+static void test_catchup_skip(void **state)
+{
+	catchup_case("skip", 0, 30);
+}
+
+static void test_catchup_all(void **state)
+{
+	catchup_case("all", 30, 0);
+}
+
+/* Cron's rule: a step back of under 3 hours never runs a job twice. */
+static void test_step_back_2h_no_rerun(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"h\",\"kind\":\"t\","
+			     "\"schedule\":\"0 * * * *\",\"tz\":\"UTC\"}"),
+			 0);
+	step(14 * MIN); /* 08:00:40: the 08:00 run */
+	assert_int_equal(nstarted, 1);
+	step(-2 * HOUR); /* 06:00:40 */
+	step(HOUR);      /* 07:00:40: 07:00 ran before the step, not again */
+	step(HOUR);      /* 08:00:40 */
+	assert_int_equal(nstarted, 1);
+	step(HOUR); /* 09:00:40: the next new one */
+	assert_int_equal(nstarted, 2);
+}
+
+/* A step back of 5 hours re-anchors: the job runs at the new times. */
+static void test_step_back_5h_reanchors(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"h\",\"kind\":\"t\","
+			     "\"schedule\":\"0 * * * *\",\"tz\":\"UTC\"}"),
+			 0);
+	step(14 * MIN); /* 08:00:40 */
+	assert_int_equal(nstarted, 1);
+	step(-5 * HOUR); /* 03:00:40 */
+	step(HOUR);      /* 04:00:40 */
+	assert_int_equal(nstarted, 2);
+}
+
+static void test_forward_2h_catchup_once(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"h\",\"kind\":\"t\","
+			     "\"schedule\":\"0 * * * *\",\"tz\":\"UTC\"}"),
+			 0);
+	step(2 * HOUR + 14 * MIN); /* 10:00:40: 08, 09, 10 were due */
+	struct runs r;
+	runs_of("h", &r);
+	assert_int_equal(count(&r, STORE_RESULT_MISSED, STORE_TRIGGER_SCHEDULE),
+			 2);
+	assert_int_equal(count(&r, STORE_RESULT_OK, STORE_TRIGGER_CATCHUP), 1);
+	runs_free(&r);
+}
+
+static void test_overlap_skip(void **state)
+{
+	assert_int_equal(add("{\"name\":\"o\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	step(MIN);
+	assert_int_equal(nstarted, 1); /* still running */
+	step(MIN);
+	assert_int_equal(nstarted, 1);
+	struct runs r;
+	runs_of("o", &r);
+	assert_int_equal(
+		count(&r, STORE_RESULT_SKIPPED, STORE_TRIGGER_SCHEDULE), 1);
+	assert_int_equal(
+		count(&r, STORE_RESULT_RUNNING, STORE_TRIGGER_SCHEDULE), 1);
+	runs_free(&r);
+	finish_all(0);
+}
+
+static void test_overlap_queue_and_allow(void **state)
+{
+	assert_int_equal(
+		add("{\"name\":\"q\",\"kind\":\"t\","
+		    "\"schedule\":\"every 1m\",\"overlap\":\"queue\"}"),
+		0);
+	assert_int_equal(
+		add("{\"name\":\"a\",\"kind\":\"t\","
+		    "\"schedule\":\"every 1m\",\"overlap\":\"allow\"}"),
+		0);
+	step(MIN);
+	step(MIN);
+	assert_int_equal(nstarted, 3); /* q once, a twice */
+	for (unsigned i = 0; i < 3; i++)
+		if (strcmp(sched_run_job(started[i]), "q") == 0)
+			tfinish(i, 0, NULL);
+	settle();
+	assert_int_equal(nstarted, 4); /* q's queued run, now */
+	assert_string_equal(sched_run_job(started[3]), "q");
+	finish_all(0);
+}
+
+static void test_overlap_replace(void **state)
+{
+	finish_on_stop = true;
+	assert_int_equal(add("{\"name\":\"r\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1m\",\"overlap\":\"replace\"}"),
+			 0);
+	step(MIN);
+	step(MIN);
+	assert_int_equal(nstopped, 1);
+	assert_int_equal(nstarted, 2);
+	struct runs r;
+	runs_of("r", &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.v[0].result, STORE_RESULT_CANCELLED);
+	assert_int_equal(r.v[1].result, STORE_RESULT_RUNNING);
+	runs_free(&r);
+	finish_all(0);
+}
+
+static void run_for_ms(unsigned ms)
+{
+	uint64_t end = loop_update_time(L) + ms;
+	while (loop_update_time(L) < end) {
+		usleep(1000);
+		spin();
+	}
+	settle();
+}
+
+static void test_timeout_then_host_finishes(void **state)
+{
+	assert_int_equal(add("{\"name\":\"to\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1h\",\"timeout_ms\":50}"),
+			 0);
+	step(HOUR);
+	assert_int_equal(nstarted, 1);
+	run_for_ms(80); /* timeout: stop asked; the kind ignores it */
+	assert_int_equal(nstopped, 1);
+	run_for_ms(150); /* the kill grace (100 ms) passes */
+	struct runs r;
+	runs_of("to", &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].result, STORE_RESULT_TIMEOUT);
+	runs_free(&r);
+	/* A late finish from the kind is refused, not a crash. */
+	assert_int_equal(tfinish(0, 0, NULL), -EALREADY);
+}
+
+static void test_retries_with_backoff(void **state)
+{
+	assert_int_equal(add("{\"name\":\"rt\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1h\",\"retries\":2,"
+			     "\"retry_backoff_ms\":20}"),
+			 0);
+	step(HOUR);
+	tfinish(0, 3, "boom\n");
+	run_for_ms(40); /* attempt 2 after 20 ms */
+	assert_int_equal(nstarted, 2);
+	tfinish(1, 3, NULL);
+	run_for_ms(30);
+	assert_int_equal(nstarted, 2); /* backoff doubled: 40 ms */
+	run_for_ms(40);
+	assert_int_equal(nstarted, 3);
+	tfinish(2, 3, NULL);
+	run_for_ms(200);
+	assert_int_equal(nstarted, 3); /* retries used up */
+	struct runs r;
+	runs_of("rt", &r);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.v[1].trigger, STORE_TRIGGER_RETRY);
+	assert_int_equal(r.v[1].attempt, 2);
+	assert_int_equal(r.v[2].attempt, 3);
+	assert_int_equal(r.v[0].exit_code, 3);
+	runs_free(&r);
+}
+
+static void test_one_shot_done(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"once\",\"kind\":\"t\",\"schedule\":"
+			     "\"at 2026-11-18T08:00:00Z\"}"),
+			 0);
+	step(14 * MIN);
+	assert_int_equal(nstarted, 1);
+	json_t *j = sched_job_get(S, "once");
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+			    "done");
+	assert_true(json_is_null(json_object_get(j, "next_usec")));
+	assert_non_null(json_string_value(json_object_get(j, "next_reason")));
+	json_decref(j);
+}
+
+static void test_pause_resume(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"p\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	answered = false;
+	sched_job_pause(S, "p", true, done_cb, NULL);
+	while (!answered)
+		loop_run_once(L);
+	assert_int_equal(last.status, 0);
+	step(5 * MIN);
+	assert_int_equal(nstarted, 0);
+	answered = false;
+	sched_job_pause(S, "p", false, done_cb, NULL);
+	while (!answered)
+		loop_run_once(L);
+	step(MIN); /* from the resume on; nothing caught up */
+	assert_int_equal(nstarted, 1);
+	struct runs r;
+	runs_of("p", &r);
+	assert_int_equal(r.n, 1);
+	runs_free(&r);
+}
+
+static void test_add_errors_and_retry(void **state)
+{
+	const char *j = "{\"name\":\"x\",\"kind\":\"t\",\"schedule\":"
+			"\"*/5 * * * *\"}";
+	assert_int_equal(add(j), 0);
+	assert_int_equal(add(j), 0); /* identical: a safe retry */
+	assert_int_equal(add("{\"name\":\"x\",\"kind\":\"t\",\"schedule\":"
+			     "\"*/6 * * * *\"}"),
+			 -EEXIST);
+	assert_int_equal(add("{\"name\":\"y\",\"kind\":\"t\",\"schedule\":"
+			     "\"0 0 30 2 *\"}"),
+			 -EDOM);
+	assert_int_equal(add("{\"name\":\"y\",\"kind\":\"nope\",\"schedule\":"
+			     "\"@daily\"}"),
+			 -ENOKEY);
+	assert_int_equal(add("{\"name\":\"y\",\"kind\":\"t\",\"schedule\":"
+			     "\"@daily\",\"args\":{\"bad\":1}}"),
+			 -EBADMSG);
+	assert_int_equal(add("{\"name\":\"y y\",\"kind\":\"t\","
+			     "\"schedule\":\"@daily\"}"),
+			 -EINVAL);
+	assert_int_equal(add("{\"name\":\"y\",\"kind\":\"t\",\"schedule\":"
+			     "\"@daily\",\"tz\":\"Mars/Olympus\"}"),
+			 -EINVAL);
+	assert_string_equal(last.param, "tz");
+	assert_int_equal(add("{\"name\":\"y\",\"kind\":\"t\",\"schedule\":"
+			     "\"@daily\",\"overlap\":\"sometimes\"}"),
+			 -EINVAL);
+	assert_string_equal(last.param, "overlap");
+	json_t *l = sched_job_list(S, NULL, NULL, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	json_decref(l);
+}
+
+/* A job of a kind whose plugin went away waits, then catches up. */
+static void test_waiting_for_plugin(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"w\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	sched_plugin_down(S, P);
+	json_t *j = sched_job_get(S, "w");
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+			    "waiting-for-plugin");
+	json_decref(j);
+	step(3 * MIN);
+	assert_int_equal(nstarted, 0);
+	sched_plugin_gone(S, P);
+	assert_int_equal(sched_add_kind(S, P, &kind), 0);
+	sched_plugin_up(S, P);
+	settle();
+	assert_int_equal(nstarted, 1); /* once, for the three it missed */
+	struct runs r;
+	runs_of("w", &r);
+	assert_int_equal(count(&r, STORE_RESULT_MISSED, STORE_TRIGGER_SCHEDULE),
+			 2);
+	runs_free(&r);
+}
+
+static void test_jitter_fixed(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"j\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1h\",\"jitter_ms\":600000}"),
+			 0);
+	step(HOUR);
+	unsigned first = nstarted;
+	step(10 * MIN);
+	assert_int_equal(nstarted, 1); /* by now, whatever the jitter */
+	assert_true(first <= 1);
+	/* The same delay each hour: it starts at the same offset. */
+	struct runs r;
+	runs_of("j", &r);
+	int64_t off = r.v[0].started_usec - r.v[0].scheduled_usec;
+	runs_free(&r);
+	step(HOUR);
+	runs_of("j", &r);
+	assert_int_equal(r.n, 2);
+	assert_true(off >= 0 && off <= 10 * MIN);
+	runs_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_every_runs_on_time),
+		T(test_catchup_once),
+		T(test_catchup_skip),
+		T(test_catchup_all),
+		T(test_step_back_2h_no_rerun),
+		T(test_step_back_5h_reanchors),
+		T(test_forward_2h_catchup_once),
+		T(test_overlap_skip),
+		T(test_overlap_queue_and_allow),
+		T(test_overlap_replace),
+		T(test_timeout_then_host_finishes),
+		T(test_retries_with_backoff),
+		T(test_one_shot_done),
+		T(test_pause_resume),
+		T(test_add_errors_and_retry),
+		T(test_waiting_for_plugin),
+		T(test_jitter_fixed),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
