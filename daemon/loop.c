@@ -781,11 +781,16 @@ static void arm_timer_fd(struct loop *l, uint64_t deadline_ns)
 {
 	if (deadline_ns == l->armed_ns)
 		return;
+	/* Relative, from a fresh reading: an absolute CLOCK_MONOTONIC time
+	 * is what libfaketime rewrites as if it were wall-clock time, and
+	 * loopd's clock tests run under it. */
+	uint64_t now = mono_ns();
+	uint64_t rel = deadline_ns > now ? deadline_ns - now : 1;
 	struct itimerspec its = {
-		.it_value = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
-			      .tv_nsec = (long)(deadline_ns % 1000000000u) },
+		.it_value = { .tv_sec = (time_t)(rel / 1000000000u),
+			      .tv_nsec = (long)(rel % 1000000000u) },
 	};
-	if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+	if (timerfd_settime(l->timer_fd, 0, &its, NULL) == 0)
 		l->armed_ns = deadline_ns;
 	else
 		log_warn("timerfd_settime"); /* poll ends at the next event */
