@@ -1092,6 +1092,9 @@ void loop_free(struct loop *l)
 		pool_cancel_all(l->pool);
 		pool_free(l->pool);
 	}
+	/* Timers still queued (an unreferenced repeating one) are nodes
+	 * inside their handles: empty the queue before the handles go. */
+	timer_queue_free(&l->timers);
 	for (size_t i = 0; i < l->table.cap; i++)
 		if (l->table.slot[i])
 			h_release(l, l->table.slot[i]);
@@ -1106,7 +1109,6 @@ void loop_free(struct loop *l)
 	free(l->closing.v);
 	free(l->closing_run.v);
 	free(l->table.slot);
-	timer_queue_free(&l->timers);
 	if (l->timer_ev)
 		event_free(l->timer_ev);
 	if (l->timer_fd >= 0)
