@@ -89,7 +89,8 @@ int ctl_server_new(struct ctl_server **out, struct loop *l,
  * open connections stay until their calls end. */
 void ctl_server_stop_accepting(struct ctl_server *s);
 /* Closes every connection (calls get on_gone), unlinks the socket and
- * frees.  After this, handlers still holding calls may end them. */
+ * frees.  After this, handlers still holding calls may end them.  Call it
+ * before loop_free, and not from a method's fn or an on_gone hook. */
 void ctl_server_free(struct ctl_server *s);
 
 struct ctl_server_stats {
@@ -99,8 +100,26 @@ struct ctl_server_stats {
 	uint64_t rejected;      /* connections refused (limits) or closed for
 			    * malformed input */
 	uint64_t bytes_in, bytes_out;
+	/* Memory held for clients now: output queued and not yet written,
+	 * input read and not yet handled. */
+	uint64_t backlog, buffered;
 };
 void ctl_server_stats(const struct ctl_server *s, struct ctl_server_stats *o);
+
+/* The level of a peer (ctl_peer.level): ADMIN for uid 0, the daemon's
+ * euid, or a member of admin_gid by its gid or one of its n groups; READ
+ * otherwise, and always when admin_gid is (gid_t)-1 and uid is neither. */
+enum ctl_level ctl_level_for(uid_t uid, gid_t gid, const gid_t *groups,
+			     size_t n, gid_t admin_gid);
+/* Connections adopted from now on get level (CTL_READ or CTL_ADMIN)
+ * whatever their credentials; -1 goes back to the credentials.  For
+ * tests, which cannot change their uid. */
+void ctl_server_force_level(struct ctl_server *s, int level);
+/* Serves fd (a connected stream socket; the server owns it from now on,
+ * and closes it even on failure) as a client with credentials peer, as
+ * if accepted.  For tests and the fuzzer (one end of a socketpair).
+ * 0 or -errno. */
+int ctl_server_adopt(struct ctl_server *s, int fd, const struct ctl_peer *peer);
 
 /* ---- answering a call ---- */
 
@@ -126,6 +145,10 @@ bool ctl_call_gone(const struct ctl_call *c);
 /* Bytes queued to the client and not yet written (streams use it to
  * detect a subscriber that does not read: Overflow). */
 size_t ctl_call_backlog(const struct ctl_call *c);
+/* Marks the call's connection to be closed once its final reply (sent
+ * next) and what is queued before it are written: a stream ending with
+ * Overflow.  Call it before that final reply. */
+void ctl_call_disconnect(struct ctl_call *c);
 /* Runs fn(ud) once when the client goes away before the final reply. */
 void ctl_call_on_gone(struct ctl_call *c,
 		      void (*fn)(struct ctl_call *c, void *ud), void *ud);
