@@ -35,6 +35,11 @@ struct daemon {
 	const char *plugin_dir;
 	unsigned threads;
 	int64_t drain_timeout_ms; /* Shutdown's default */
+	/* The configuration: its file ("" for none), when it was last read
+	 * (start or SIGHUP) and how that went: "ok" or "error: ...". */
+	const char *config_path;
+	int64_t config_usec;
+	char config_result[640];
 	/* Set by Shutdown: main stops the loop and drains with this. */
 	int64_t shutdown_timeout_ms;
 };

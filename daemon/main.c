@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <stddef.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,10 +24,14 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "ctl.h"
+#include "ctl_methods.h"
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "loopd/protocol.h"
+#include "notify.h"
 #include "plugin.h"
 #include "scheduler.h"
 #include "store.h"
@@ -35,6 +41,10 @@
 
 struct options {
 	bool no_socket;
+	const char *socket;
+	struct ctl_opts ctl;
+	const char *admin_group;
+	struct store_opts store;
 	const char *config;
 	const char *state_dir;
 	const char *plugin_dir;
@@ -71,6 +81,9 @@ static const struct opt_entry {
 	{ "no-socket", OPT_NO_SOCKET, no_argument, true, NULL,
 	  "no control socket: exit when no referenced handle, job or request "
 	  "is left" },
+	{ "socket", 's', required_argument, true, "PATH",
+	  "the control socket (default $XDG_RUNTIME_DIR/loopd/loopd.sock, "
+	  "or /run/loopd/loopd.sock as root)" },
 	{ "state-dir", 'S', required_argument, true, "DIR",
 	  "state directory (instance lock; default $XDG_STATE_HOME/loopd, "
 	  "or /var/lib/loopd as root)" },
@@ -114,8 +127,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\nOptions other than --config, --help and --version can "
 		"be set in the config\nfile's [loopd] section by their long "
-		"names (no-socket = yes).\n"
-		"The control socket is not built yet: run with --no-socket.\n"
+		"names (no-socket = yes); [ctl] and [store] hold the socket's\n"
+		"limits and the run history's (see loopd(8) and the example\n"
+		"loopd.conf).  SIGTERM or SIGINT drain and stop; a second one\n"
+		"stops waiting for running jobs.\n"
 		"Exit status: 0 after a clean stop; 1 on a start failure, or a\n"
 		"stop that left jobs running (drain timeout, second signal);\n"
 		"65 when the database is corrupt, not loopd's or newer than\n"
@@ -167,9 +182,12 @@ static int set_option(struct options *o, int c, const char *arg, char *err,
 		break;
 	case 'S':
 	case 'P':
+	case 's':
 		if (!*arg)
 			return snprintf(err, errlen, "an empty path"), -1;
-		*(c == 'S' ? &o->state_dir : &o->plugin_dir) = arg;
+		*(c == 'S'   ? &o->state_dir
+		  : c == 'P' ? &o->plugin_dir
+			     : &o->socket) = arg;
 		break;
 	case 'p':
 		if (o->nplugins == MAX_PLUGINS)
@@ -254,54 +272,136 @@ static void parse_args(int argc, char **argv, struct options *o,
 		usage_error("unexpected argument '%s'", argv[optind]);
 }
 
-/* Checks the file's sections and applies [loopd] where the command line
- * did not set the option.  Exits 1 with FILE: [section] key: reason. */
-static void apply_config(const struct config *cfg, struct options *o,
-			 const bool cli[NOPTS])
+/* The keys of [ctl] and [store]: sizes in bytes, counts, durations. */
+enum limit_type {
+	LIM_BYTES,
+	LIM_COUNT,
+	LIM_MS,
+	LIM_USEC,
+	LIM_GROUP
+};
+static const struct limit_entry {
+	const char *section, *key;
+	enum limit_type type;
+	size_t off;
+} limit_table[] = {
+	{ "ctl", "admin-group", LIM_GROUP, 0 },
+	{ "ctl", "max-message", LIM_BYTES,
+	  offsetof(struct options, ctl.max_message) },
+	{ "ctl", "max-clients", LIM_COUNT,
+	  offsetof(struct options, ctl.max_clients) },
+	{ "ctl", "max-clients-per-uid", LIM_COUNT,
+	  offsetof(struct options, ctl.max_clients_uid) },
+	{ "ctl", "idle-timeout", LIM_MS,
+	  offsetof(struct options, ctl.idle_ms) },
+	{ "ctl", "message-timeout", LIM_MS,
+	  offsetof(struct options, ctl.message_ms) },
+	{ "ctl", "max-output", LIM_BYTES,
+	  offsetof(struct options, ctl.max_output) },
+	{ "store", "runs-keep", LIM_COUNT,
+	  offsetof(struct options, store.runs_keep) },
+	{ "store", "runs-max-age", LIM_USEC,
+	  offsetof(struct options, store.runs_max_age_usec) },
+	{ "store", "output-cap", LIM_BYTES,
+	  offsetof(struct options, store.output_cap) },
+};
+
+static int set_limit(struct options *o, const char *section, const char *key,
+		     const char *val, char *err, size_t errlen)
 {
-	char err[200];
+	const struct limit_entry *e = NULL;
+	unsigned u;
+	int64_t ms;
+	for (size_t i = 0; i < sizeof(limit_table) / sizeof(*e); i++)
+		if (!strcmp(limit_table[i].section, section) &&
+		    !strcmp(limit_table[i].key, key))
+			e = &limit_table[i];
+	if (!e)
+		return snprintf(err, errlen, "unknown key (see loopd(8))"), -1;
+	char *at = (char *)o + e->off;
+	switch (e->type) {
+	case LIM_GROUP: o->admin_group = val; return 0;
+	case LIM_BYTES:
+	case LIM_COUNT:
+		if (parse_uint(val, e->type == LIM_BYTES ? 64 : 0, INT32_MAX,
+			       &u) < 0)
+			return snprintf(err, errlen, "not a number"), -1;
+		if (e->type == LIM_BYTES)
+			*(size_t *)at = u;
+		else
+			*(unsigned *)at = u;
+		return 0;
+	default:
+		if (cal_parse_duration(val, &ms, err, errlen) < 0)
+			return -1;
+		if (e->type == LIM_MS)
+			*(uint64_t *)at = (uint64_t)ms;
+		else
+			*(int64_t *)at = ms * 1000;
+		return 0;
+	}
+}
+
+/* Checks the file's sections and applies [loopd] where the command line
+ * did not set the option.  0, or -1 with FILE: [section] key: reason in
+ * err. */
+static int apply_config(const struct config *cfg, struct options *o,
+			const bool cli[NOPTS], char *err, size_t errlen)
+{
+	char why[200];
 	for (size_t i = 0; i < cfg->n; i++) {
 		const struct config_entry *e = &cfg->v[i];
 		if (!strncmp(e->section, "plugin.", 7))
 			continue; /* the plugin's to read */
 		if (!strcmp(e->section, "ctl") ||
 		    !strcmp(e->section, "store")) {
-			log_warnx("%s: [%s] %s: not used by this version",
-				  cfg->path, e->section, e->key);
+			if (set_limit(o, e->section, e->key, e->value, why,
+				      sizeof(why)) < 0)
+				return snprintf(err, errlen,
+						"%s: [%s] %s = %s: %s",
+						cfg->path, e->section, e->key,
+						e->value, why),
+				       -1;
 			continue;
 		}
 		if (strcmp(e->section, "loopd"))
-			fatalx("%s: unknown section [%s] (expected [loopd], "
-			       "[ctl], [store] or [plugin.NAME])",
-			       cfg->path, e->section);
+			return snprintf(err, errlen,
+					"%s: unknown section [%s] (expected "
+					"[loopd], [ctl], [store] or "
+					"[plugin.NAME])",
+					cfg->path, e->section),
+			       -1;
 		size_t k = 0;
 		while (k < NOPTS && strcmp(opt_table[k].name, e->key))
 			k++;
 		if (k == NOPTS || !opt_table[k].in_config)
-			fatalx("%s: [loopd] %s: unknown option (see loopd --help)",
-			       cfg->path, e->key);
+			return snprintf(err, errlen,
+					"%s: [loopd] %s: unknown option (see "
+					"loopd --help)",
+					cfg->path, e->key),
+			       -1;
 		if (cli[k])
 			continue;
-		if (set_option(o, opt_table[k].val, e->value, err,
-			       sizeof(err)) < 0)
-			fatalx("%s: [loopd] %s = %s: %s", cfg->path, e->key,
-			       e->value, err);
+		if (set_option(o, opt_table[k].val, e->value, why,
+			       sizeof(why)) < 0)
+			return snprintf(err, errlen, "%s: [loopd] %s = %s: %s",
+					cfg->path, e->key, e->value, why),
+			       -1;
 	}
+	return 0;
 }
 
 /* The config file named by --config, else /etc/loopd/loopd.conf if it
- * exists, else none. */
-static struct config *load_config(const char *path)
+ * exists, else none (*out NULL).  0, or -1 with the reason in err. */
+static int read_config(const char *path, struct config **out, char *err,
+		       size_t errlen)
 {
-	char err[600];
-	struct config *cfg = NULL;
-	int r = config_load(path ? path : "/etc/loopd/loopd.conf", &cfg, err,
-			    sizeof(err));
+	*out = NULL;
+	int r = config_load(path ? path : "/etc/loopd/loopd.conf", out, err,
+			    errlen);
 	if (r == -ENOENT && !path)
-		return NULL;
-	if (r < 0)
-		fatalx("%s", err);
-	return cfg;
+		return 0;
+	return r < 0 ? -1 : 0;
 }
 
 static const char *config_lookup(void *ctx, const char *section,
@@ -387,6 +487,13 @@ static int take_lock(const char *dir)
 
 static volatile bool force_stop;
 
+static int64_t wall_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The first SIGINT/SIGTERM drains and stops; a second one, while running
  * jobs hold the drain, stops waiting for them (the database is still
  * closed cleanly). */
@@ -430,11 +537,12 @@ static int load_plugins(struct plugins *reg, const struct options *o)
  * the runs a previous stop left unfinished.  Exits 65 for a corrupt,
  * foreign or newer database, 1 for any other failure.
  */
-static struct store *open_store(struct daemon *d, const char *path)
+static struct store *open_store(struct daemon *d, const char *path,
+				const struct store_opts *opts)
 {
 	char err[2048];
 	struct store *st;
-	int r = store_open(&st, d->loop, path, NULL, err, sizeof(err));
+	int r = store_open(&st, d->loop, path, opts, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOGL_ERR, NULL, "%s", err);
 		exit(store_exit_status(r));
@@ -534,6 +642,8 @@ static bool runs_left(struct daemon *d)
 static int stop_daemon(struct daemon *d, uint64_t drain_ms)
 {
 	d->state = DAEMON_STOPPING;
+	if (d->ctl)
+		ctl_server_stop_accepting(d->ctl);
 	sched_stop_starting(d->sched);
 	if (runs_left(d)) {
 		log_info("waiting up to %llu ms for %u running jobs",
@@ -551,28 +661,176 @@ static int stop_daemon(struct daemon *d, uint64_t drain_ms)
 	return left;
 }
 
+/* Binds the control socket: after the lock, the store and the plugins,
+ * so a client never sees a daemon that is not ready. */
+static int start_socket(struct daemon *d, struct options *o)
+{
+	char err[600];
+	o->ctl.path = o->socket;
+	int r = ctl_server_new(&d->ctl, d->loop, &o->ctl, ctl_methods, d, err,
+			       sizeof(err));
+	if (r < 0) {
+		log_msg(LOGL_ERR, NULL, "%s", err);
+		return 1;
+	}
+	d->socket_path = o->socket;
+	log_info("listening on %s", o->socket);
+	return 0;
+}
+
+/* The defaults of every option. */
+static void options_default(struct options *o)
+{
+	*o = (struct options){ .threads = 4,
+			       .log_level = LOGL_INFO,
+			       .drain_timeout_ms = 30000,
+			       .watchdog_ms = 500 };
+	ctl_opts_default(&o->ctl);
+	store_opts_default(&o->store);
+}
+
+/* Options from the command line, then the config file.  *cfg: the file
+ * read (caller frees; NULL when none).  0, or -1 with the reason. */
+static int build_options(int argc, char **argv, struct options *o,
+			 struct config **cfg, char *err, size_t errlen)
+{
+	bool cli[NOPTS] = { false };
+	options_default(o);
+	optind = 0; /* getopt again from the start (a reload) */
+	parse_args(argc, argv, o, cli);
+	if (read_config(o->config, cfg, err, errlen) < 0)
+		return -1;
+	if (*cfg && apply_config(*cfg, o, cli, err, errlen) < 0) {
+		config_free(*cfg);
+		*cfg = NULL;
+		return -1;
+	}
+	if (o->admin_group) {
+		struct group *g = getgrnam(o->admin_group);
+		if (!g)
+			return snprintf(err, errlen,
+					"[ctl] admin-group = %s: no such group",
+					o->admin_group),
+			       -1;
+		o->ctl.admin_gid = g->gr_gid;
+	}
+	return 0;
+}
+
+/* What SIGHUP needs: the command line to read again, and every config
+ * read so far (a plugin may hold a value it got from api->config). */
+static struct reload {
+	int argc;
+	char **argv;
+	struct options cur;
+	struct config **cfgs;
+	size_t ncfgs;
+} rl;
+
+static void keep_config(struct config *cfg)
+{
+	struct config **n = realloc(rl.cfgs, (rl.ncfgs + 1) * sizeof(*n));
+	if (!n)
+		fatalx("out of memory");
+	rl.cfgs = n;
+	rl.cfgs[rl.ncfgs++] = cfg;
+}
+
+/* Options that only a restart changes: named in a warning. */
+static void warn_restart_only(const struct options *a, const struct options *b)
+{
+	const char *what = NULL;
+#define DIFF_STR(f) (a->f != b->f && (!a->f || !b->f || strcmp(a->f, b->f)))
+	if (DIFF_STR(socket) || a->no_socket != b->no_socket)
+		what = "the socket";
+	else if (DIFF_STR(state_dir))
+		what = "the state directory";
+	else if (DIFF_STR(plugin_dir) || a->nplugins != b->nplugins)
+		what = "the plugins";
+	else if (a->threads != b->threads)
+		what = "the thread count";
+	else if (memcmp(&a->ctl, &b->ctl, sizeof(a->ctl)) ||
+		 memcmp(&a->store, &b->store, sizeof(a->store)))
+		what = "a [ctl] or [store] limit";
+#undef DIFF_STR
+	if (what)
+		log_warnx("reload: %s changed; that takes effect at the next "
+			  "start",
+			  what);
+}
+
+/* SIGHUP: the configuration is read and checked in full first; on any
+ * error the one in use stays.  The outcome is logged and shown by
+ * GetStatus. */
+static void reload_config(struct daemon *d)
+{
+	struct options n;
+	struct config *cfg = NULL;
+	char err[sizeof(d->config_result) - 16];
+	notify_send("RELOADING=1");
+	d->config_usec = wall_usec();
+	if (build_options(rl.argc, rl.argv, &n, &cfg, err, sizeof(err)) < 0) {
+		log_msg(LOGL_ERR, NULL,
+			"reload: %s; the configuration in use is unchanged",
+			err);
+		snprintf(d->config_result, sizeof(d->config_result),
+			 "error: %s", err);
+		notify_send("READY=1\nSTATUS=reload failed: %s", err);
+		return;
+	}
+	n.plugin_dir = rl.cur.plugin_dir; /* resolved at start */
+	if (!n.socket)
+		n.socket = rl.cur.socket;
+	warn_restart_only(&rl.cur, &n);
+	log_init(n.log_level, n.log_json);
+	loop_set_watchdog(d->loop, (uint64_t)n.watchdog_ms);
+	d->drain_timeout_ms = n.drain_timeout_ms;
+	if (cfg) {
+		keep_config(cfg);
+		plugins_set_config(d->plugins, config_lookup, cfg);
+	} else {
+		plugins_set_config(d->plugins, NULL, NULL);
+	}
+	rl.cur = n;
+	snprintf(d->config_result, sizeof(d->config_result), "ok");
+	log_info("configuration reloaded%s%s", cfg ? " from " : "",
+		 cfg ? cfg->path : "");
+	notify_send("READY=1\nSTATUS=running");
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	reload_config(arg);
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = { .threads = 4,
-			     .log_level = LOGL_INFO,
-			     .drain_timeout_ms = 30000,
-			     .watchdog_ms = 500 };
-	bool cli[NOPTS] = { false };
+	struct options o;
+	struct config *cfg;
+	char err[700];
 	struct daemon d = { .state = DAEMON_RUNNING,
 			    .shutdown_timeout_ms = -1 };
-	parse_args(argc, argv, &o, cli);
-	struct config *cfg = load_config(o.config);
+	notify_init();
+	if (build_options(argc, argv, &o, &cfg, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	rl.argc = argc;
+	rl.argv = argv;
 	if (cfg)
-		apply_config(cfg, &o, cli);
+		keep_config(cfg);
 	char *plugin_dir =
 		o.plugin_dir ? strdup(o.plugin_dir) : default_plugin_dir();
 	if (!plugin_dir)
 		fatalx("cannot find the plugin directory; use --plugin-dir");
 	o.plugin_dir = plugin_dir;
 	log_init(o.log_level, o.log_json);
-	if (!o.no_socket)
-		fatalx("the control socket is not built yet; run with --no-socket");
-
+	char sock[PATH_MAX];
+	if (!o.no_socket && !o.socket) {
+		if (loopd_default_socket(sock, sizeof(sock)) < 0)
+			fatalx("the default socket path is too long; use "
+			       "--socket");
+		o.socket = sock;
+	}
+	rl.cur = o;
 	char *state_dir =
 		o.state_dir ? strdup(o.state_dir) : default_state_dir();
 	if (!state_dir)
@@ -591,36 +849,47 @@ int main(int argc, char **argv)
 	d.threads = o.threads;
 	d.drain_timeout_ms = o.drain_timeout_ms;
 	d.socket_path = "";
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	d.started_usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	d.started_usec = wall_usec();
 	if ((r = loop_new(&d.loop, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
 	loop_set_watchdog(d.loop, (uint64_t)o.watchdog_ms);
-	open_store(&d, db_path);
+	open_store(&d, db_path, &o.store);
 	if ((r = plugins_new(&d.plugins, d.loop, o.plugin_dir)) < 0)
 		fatalx("out of memory");
 	plugins_set_sched(d.plugins, d.sched);
 	if (cfg)
 		plugins_set_config(d.plugins, config_lookup, cfg);
+	d.config_path = cfg ? cfg->path : "";
+	cfg = NULL; /* kept in rl.cfgs */
 	struct event *sigs[] = {
 		evsignal_new(loop_base(d.loop), SIGINT, on_signal, &d),
 		evsignal_new(loop_base(d.loop), SIGTERM, on_signal, &d),
+		evsignal_new(loop_base(d.loop), SIGHUP, on_hup, &d),
 	};
-	for (size_t i = 0; i < 2; i++)
+	snprintf(d.config_result, sizeof(d.config_result), "ok");
+	d.config_usec = wall_usec();
+	for (size_t i = 0; i < 3; i++)
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0)
 			fatalx("cannot install signal handlers");
 
 	int status = load_plugins(d.plugins, &o) < 0 ? 1 : 0;
-	if (status == 0) {
+	if (status == 0)
 		sched_start(d.sched);
+	if (status == 0 && !o.no_socket)
+		status = start_socket(&d, &o);
+	if (status == 0) {
 		log_info("loopd %s running (pid %d)", LOOPD_VERSION,
 			 (int)getpid());
+		notify_send("READY=1\nSTATUS=running\nMAINPID=%d",
+			    (int)getpid());
+		notify_watchdog_start(d.loop);
 		loop_run(d.loop);
 	}
+	notify_send("STOPPING=1\nSTATUS=draining");
 	int64_t drain = d.shutdown_timeout_ms >= 0 ? d.shutdown_timeout_ms
-						   : o.drain_timeout_ms;
+						   : d.drain_timeout_ms;
 	int left = stop_daemon(&d, (uint64_t)drain);
+	ctl_server_free(d.ctl);
 	sched_free(d.sched);
 	store_close(d.store);
 	log_loop_stats(d.loop);
@@ -630,7 +899,7 @@ int main(int argc, char **argv)
 			"stopped with %d plugins' jobs still running", left);
 		_exit(1);
 	}
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	plugins_free(d.plugins);
 	events_free(d.events);
@@ -638,7 +907,9 @@ int main(int argc, char **argv)
 	close(lock_fd);
 	free(state_dir);
 	free(plugin_dir);
-	config_free(cfg);
+	for (size_t i = 0; i < rl.ncfgs; i++)
+		config_free(rl.cfgs[i]);
+	free(rl.cfgs);
 	log_info("stopped");
 	return status;
 }

@@ -673,6 +673,7 @@ static void run_notify(struct loopd_run *run, bool final)
 	struct sched_result res = { .job = sched_run_to_json(&run->r, false) };
 	if (!final) {
 		watcher_call(&res, w, false);
+		w->started = NULL; /* told once */
 		return;
 	}
 	if (w->started) /* it ended before it started: report both */
@@ -1171,9 +1172,10 @@ static void catch_up(struct sched *s, struct sjob *job, const int64_t *occ,
 		 store_catchup_names[c]);
 	if (s->ev)
 		events_emit(s->ev, "job.missed",
-			    json_pack("{s:s, s:I, s:s}", "job", job->j.name,
-				      "missed", (json_int_t)(n + more),
-				      "catchup", store_catchup_names[c]));
+			    json_pack("{s:o, s:I, s:s}", "job",
+				      job_json(s, job), "missed",
+				      (json_int_t)(n + more), "catchup",
+				      store_catchup_names[c]));
 }
 
 /* job is due at now: runs it (or catches up) and moves it to its next. */
@@ -1307,6 +1309,17 @@ static void clock_watch(struct sched *s)
 		loop_ref(s->loop, NULL, s->tfd_watch, 0);
 }
 
+/* Where a job with no stored next fire time resumes from at start: its
+ * last run, else its creation, so an occurrence that fell while loopd
+ * was down is caught up (catch-up policy) rather than lost; a job that
+ * never had a time to go by starts from now. */
+static int64_t resume_point(const struct sjob *j, int64_t now)
+{
+	int64_t from = j->j.last_usec != STORE_NULL ? j->j.last_usec
+						    : j->j.created_usec;
+	return from > 0 && from < now ? from : now;
+}
+
 void sched_start(struct sched *s)
 {
 	int64_t now = now_usec(s);
@@ -1325,7 +1338,7 @@ void sched_start(struct sched *s)
 				run_start(j, STORE_TRIGGER_SCHEDULE, now, 1,
 					  NULL, false);
 			if (j->j.next_usec == STORE_NULL)
-				job_set_next(s, j, now);
+				job_set_next(s, j, resume_point(j, now));
 			else
 				job_queue(s, j);
 		}
@@ -1379,6 +1392,10 @@ void sched_plugin_up(struct sched *s, loopd_plugin *p)
 	for (struct kind *k = s->kinds; k; k = k->next)
 		if (k->p == p && !k->up)
 			any = k->up = true;
+	if (s->ev)
+		events_emit(s->ev, "plugin.loaded",
+			    json_pack("{s:s, s:o}", "plugin", p->name, "kinds",
+				      sched_plugin_kinds(s, p)));
 	if (!any || !s->started)
 		return;
 	/* Jobs that waited for these kinds: due ones catch up. */
@@ -1391,14 +1408,13 @@ void sched_plugin_up(struct sched *s, loopd_plugin *p)
 				else
 					job_queue(s, j);
 			}
-	if (s->ev)
-		events_emit(s->ev, "plugin.kinds",
-			    json_pack("{s:s, s:o}", "plugin", p->name, "kinds",
-				      sched_plugin_kinds(s, p)));
 }
 
 void sched_plugin_down(struct sched *s, loopd_plugin *p)
 {
+	if (s->ev)
+		events_emit(s->ev, "plugin.unloaded",
+			    json_pack("{s:s}", "plugin", p->name));
 	struct kind **pp = &s->kinds;
 	while (*pp) {
 		struct kind *k = *pp;
