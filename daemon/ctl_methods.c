@@ -191,8 +191,13 @@ static json_t *plugins_summary(struct daemon *d)
 		else
 			loaded++;
 	}
-	return json_pack("{s:i, s:i}", "loaded", loaded, "failed",
-			 failed + plugins_failed_loads(d->plugins));
+	unsigned quarantined = 0;
+	for (const struct plugin_quarantine *q = plugins_quarantine(d->plugins);
+	     q; q = q->next)
+		quarantined++;
+	return json_pack("{s:i, s:i, s:i}", "loaded", loaded, "failed",
+			 failed + plugins_failed_loads(d->plugins),
+			 "quarantined", quarantined);
 }
 
 /* The configuration's last reading (start or SIGHUP), for GetStatus. */
@@ -673,6 +678,16 @@ static void m_plugins_list(struct ctl_call *c, json_t *params, void *ctx)
 	json_t *a = json_array();
 	for (loopd_plugin *p = plugins_head(d->plugins); p; p = p->next)
 		json_array_append_new(a, plugin_json(d, p));
+	for (const struct plugin_quarantine *q = plugins_quarantine(d->plugins);
+	     q; q = q->next)
+		json_array_append_new(
+			a,
+			json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", q->name,
+				  "path", q->path, "state", "quarantined",
+				  "kinds", json_array(), "last_error",
+				  "crashed loopd 3 times within 10 minutes; "
+				  "'loopctl plugins load NAME' enables it "
+				  "again"));
 	ctl_reply(c, json_pack("{s:o}", "plugins", a));
 }
 
@@ -690,7 +705,7 @@ static void load_and_reply(struct ctl_call *c, struct daemon *d,
 {
 	char err[600];
 	loopd_plugin *p;
-	int r = plugins_load(d->plugins, path, &p, err, sizeof(err));
+	int r = plugins_enable(d->plugins, path, &p, err, sizeof(err));
 	if (r < 0)
 		load_error(c, r, path, err);
 	else

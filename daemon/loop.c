@@ -1130,6 +1130,48 @@ void loop_set_watchdog(struct loop *l, uint64_t limit_ms)
 	watchdog_set_limit(&l->wd, limit_ms);
 }
 
+struct watchdog *loop_watchdog(struct loop *l)
+{
+	return &l->wd;
+}
+
+/*
+ * A plugin entry called from inside one of the daemon's own callbacks (a
+ * job kind's validate, start, stop): the watchdog and the crash handler
+ * name the plugin while it runs, and its account gets the call.  The
+ * enclosing callback's timing goes on (no new watchdog sequence), so the
+ * phase figures count the time once.
+ */
+void loop_call_enter(struct loop *l, loopd_plugin *owner, const char *what,
+		     struct loop_call *save)
+{
+	save->name = atomic_load_explicit(&l->wd.name, memory_order_relaxed);
+	save->what = atomic_load_explicit(&l->wd.what, memory_order_relaxed);
+	save->owner = owner;
+	save->label = what;
+	save->t0 = mono_ns();
+	atomic_store_explicit(&l->wd.name,
+			      owner ? loop_owner_name(owner) : NULL,
+			      memory_order_relaxed);
+	atomic_store_explicit(&l->wd.what, what, memory_order_relaxed);
+}
+
+void loop_call_leave(struct loop *l, struct loop_call *save)
+{
+	uint64_t ns = mono_ns() - save->t0;
+	atomic_store_explicit(&l->wd.name, save->name, memory_order_relaxed);
+	atomic_store_explicit(&l->wd.what, save->what, memory_order_relaxed);
+	if (!save->owner)
+		return;
+	struct loop_account *a = account_of(l, save->owner);
+	a->callbacks++;
+	a->total_ns += ns;
+	if (ns > a->max_ns) {
+		a->max_ns = ns;
+		a->max_what = save->label;
+	}
+}
+
 void loop_stats(struct loop *l, struct loop_stats *out)
 {
 	*out = l->st;

@@ -19,6 +19,7 @@
 struct loop;
 struct pool;
 struct event_base;
+struct watchdog;
 
 enum loop_phase {
 	PHASE_TIMERS,
@@ -128,5 +129,19 @@ void loop_stats(struct loop *l, struct loop_stats *out);
 /* A callback that holds the loop limit_ms or longer is logged, while it
  * runs and when it returns (default 500); 0: never. */
 void loop_set_watchdog(struct loop *l, uint64_t limit_ms);
+/* The watchdog's published state (the crash handler reads it). */
+struct watchdog *loop_watchdog(struct loop *l);
+
+/* Around a plugin entry the daemon calls from its own callback (a job
+ * kind's validate/start/stop): the watchdog and the crash handler name
+ * the plugin meanwhile, and the plugin's account gets the call. */
+struct loop_call {
+	const char *name, *what, *label;
+	loopd_plugin *owner;
+	uint64_t t0;
+};
+void loop_call_enter(struct loop *l, loopd_plugin *owner, const char *what,
+		     struct loop_call *save);
+void loop_call_leave(struct loop *l, struct loop_call *save);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "crash.h"
 #include "ctl.h"
 #include "ctl_methods.h"
 #include "daemon.h"
@@ -523,8 +524,11 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 		return 0;
 	}
 	for (int i = 0; i < o->nplugins; i++) {
-		if (plugins_load(reg, o->plugins[i], NULL, err, sizeof(err)) <
-		    0) {
+		int r = plugins_load(reg, o->plugins[i], NULL, err,
+				     sizeof(err));
+		if (r == -EPERM) { /* quarantined: start without it */
+			log_msg(LOGL_ERR, NULL, "%s", err);
+		} else if (r < 0) {
 			log_msg(LOGL_ERR, NULL, "%s", err);
 			return -1;
 		}
@@ -853,6 +857,9 @@ int main(int argc, char **argv)
 	if ((r = loop_new(&d.loop, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
 	loop_set_watchdog(d.loop, (uint64_t)o.watchdog_ms);
+	if ((r = crash_init(state_dir, loop_watchdog(d.loop))) < 0)
+		log_warnx("%s/crashes: %s; crashes will not be recorded",
+			  state_dir, strerror(-r));
 	open_store(&d, db_path, &o.store);
 	if ((r = plugins_new(&d.plugins, d.loop, o.plugin_dir)) < 0)
 		fatalx("out of memory");

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "log.h"
 #include "scheduler.h"
 
@@ -32,6 +33,8 @@ struct plugins {
 	bool deadline_passed; /* plugins_stop_all's drain deadline */
 	struct sched *sched;
 	unsigned failed_loads;
+	bool enabling; /* plugins_enable: the quarantine does not apply */
+	struct plugin_quarantine *quarantine;
 };
 
 loopd_plugin *plugins_head(struct plugins *reg)
@@ -212,6 +215,61 @@ static char *resolve(struct plugins *reg, const char *what)
 }
 
 /* Opens the file and returns its checked descriptor. */
+/* Remembers a plugin refused for its crashes, for plugins.List. */
+static void quarantine_add(struct plugins *reg, const char *name,
+			   const char *path)
+{
+	for (struct plugin_quarantine *q = reg->quarantine; q; q = q->next)
+		if (strcmp(q->name, name) == 0)
+			return;
+	struct plugin_quarantine *q = calloc(1, sizeof(*q));
+	if (!q || !(q->path = strdup(path))) {
+		free(q);
+		return;
+	}
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->next = reg->quarantine;
+	reg->quarantine = q;
+}
+
+static void quarantine_drop(struct plugins *reg, const char *name)
+{
+	for (struct plugin_quarantine **pp = &reg->quarantine; *pp;
+	     pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			struct plugin_quarantine *q = *pp;
+			*pp = q->next;
+			free(q->path);
+			free(q);
+			return;
+		}
+	}
+}
+
+const struct plugin_quarantine *plugins_quarantine(struct plugins *reg)
+{
+	return reg->quarantine;
+}
+
+int plugins_enable(struct plugins *reg, const char *what, loopd_plugin **out,
+		   char *err, size_t errlen)
+{
+	loopd_plugin *p = NULL;
+	reg->enabling = true;
+	int r = plugins_load(reg, what, &p, err, errlen);
+	reg->enabling = false;
+	if (r == 0) {
+		if (crash_quarantined(p->name))
+			log_msg(LOGL_WARN, p->name,
+				"enabled again after its crashes");
+		crash_forget(p->name);
+		quarantine_drop(reg, p->name);
+		if (out)
+			*out = p;
+	}
+	return r;
+}
+
 static int open_plugin(struct plugins *reg, const char *path, void **dl,
 		       const struct loopd_plugin_desc **desc, char *err,
 		       size_t errlen)
@@ -230,6 +288,16 @@ static int open_plugin(struct plugins *reg, const char *path, void **dl,
 	}
 	*desc = entry();
 	int r = check_desc(reg, *desc, err, errlen);
+	if (r == 0 && !reg->enabling && crash_quarantined((*desc)->name)) {
+		quarantine_add(reg, (*desc)->name, path);
+		r = snprintf(err, errlen,
+			     "quarantined: it crashed loopd %d times within %d "
+			     "minutes; 'loopctl plugins load %s' enables it "
+			     "again",
+			     CRASH_QUARANTINE_COUNT,
+			     CRASH_QUARANTINE_WINDOW_SEC / 60, (*desc)->name),
+		r = -EPERM;
+	}
 	if (r < 0)
 		dlclose(*dl);
 	return r;
@@ -489,6 +557,8 @@ void plugins_free(struct plugins *reg)
 {
 	if (!reg)
 		return;
+	while (reg->quarantine)
+		quarantine_drop(reg, reg->quarantine->name);
 	free(reg->dir);
 	free(reg);
 }

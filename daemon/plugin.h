@@ -74,6 +74,17 @@ struct loop *plugins_loop(struct plugins *reg);
 loopd_plugin *plugins_head(struct plugins *reg);
 /* Loads refused since start (a refused plugin leaves no entry). */
 unsigned plugins_failed_loads(const struct plugins *reg);
+/* Plugins refused at load for their crashes (crash.h), newest first. */
+struct plugin_quarantine {
+	char name[33];
+	char *path;
+	struct plugin_quarantine *next;
+};
+const struct plugin_quarantine *plugins_quarantine(struct plugins *reg);
+/* As plugins_load, for an operator's explicit load: a quarantined plugin
+ * is loaded, and its crash record forgotten once it is. */
+int plugins_enable(struct plugins *reg, const char *what, loopd_plugin **out,
+		   char *err, size_t errlen);
 /* Starts unloading p (PLUGIN-API.md rule 4): its kinds go, its handles
  * close, its queued jobs are cancelled; it is shut down and unloaded once
  * idle.  Only an active plugin; -EBUSY otherwise. */

@@ -993,8 +993,12 @@ static void run_stop(struct loopd_run *run, enum stop_why why)
 	run->why = why;
 	run->grace_timer = loop_timer(s->loop, NULL, s->o.kill_grace_ms, 0,
 				      grace_fire, run);
-	if (run->kind && run->kind->k.stop && run->kind->p)
+	if (run->kind && run->kind->k.stop && run->kind->p) {
+		struct loop_call lc;
+		loop_call_enter(s->loop, run->p, "kind.stop", &lc);
 		run->kind->k.stop(run->p, run);
+		loop_call_leave(s->loop, &lc);
+	}
 }
 
 static void timeout_fire(loopd_plugin *unused, void *ud)
@@ -1045,8 +1049,11 @@ static void run_committed(struct sreq *q, int status)
 		run->timeout_timer =
 			loop_timer(s->loop, NULL, (uint64_t)job->j.timeout_ms,
 				   0, timeout_fire, run);
+	struct loop_call lc;
+	loop_call_enter(s->loop, k->p, "kind.start", &lc);
 	int r = k->k.start(k->p, run,
 			   job->j.args_json ? job->j.args_json : "{}");
+	loop_call_leave(s->loop, &lc);
 	if (r < 0 && run->phase != RP_DONE) {
 		run_set_output(run, NULL, 0, r);
 		run_end(run, STORE_RESULT_FAILED, STORE_NULL);
@@ -1778,9 +1785,13 @@ static int check_job(struct sched *s, struct store_job *j,
 	if (!(j->plugin = strdup(k->p->name)))
 		return fail(res, -ENOMEM, NULL, "out of memory");
 	err[0] = '\0';
-	if (k->k.validate &&
-	    k->k.validate(k->p, j->args_json ? j->args_json : "{}", err,
-			  sizeof(err)) != 0) {
+	struct loop_call lc;
+	loop_call_enter(s->loop, k->p, "kind.validate", &lc);
+	int bad = k->k.validate &&
+		  k->k.validate(k->p, j->args_json ? j->args_json : "{}", err,
+				sizeof(err)) != 0;
+	loop_call_leave(s->loop, &lc);
+	if (bad) {
 		err[sizeof(err) - 1] = '\0';
 		return fail(res, -EBADMSG, "args", "%s: args rejected: %s",
 			    j->kind, err[0] ? err : "(no reason given)");

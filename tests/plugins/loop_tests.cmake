@@ -3,7 +3,7 @@
 # what they print.  lt.h holds their shared helpers.
 foreach(t order_init order_done order_timer timers unref empty close_order
     pool_cancel watch_post wrong_thread init_fail many_jobs stuck post_fail
-    far_timer slow)
+    far_timer slow crash)
   loopd_test_plugin(lt_${t} ${CMAKE_CURRENT_LIST_DIR}/lt_${t}.c)
 endforeach()
 find_package(Threads REQUIRED)
