@@ -526,7 +526,7 @@ static int load_plugins(struct plugins *reg, const struct options *o)
 	for (int i = 0; i < o->nplugins; i++) {
 		int r = plugins_load(reg, o->plugins[i], NULL, err,
 				     sizeof(err));
-		if (r == -EPERM) { /* quarantined: start without it */
+		if (r == -PLUGIN_EQUARANTINED) { /* start without it */
 			log_msg(LOGL_ERR, NULL, "%s", err);
 		} else if (r < 0) {
 			log_msg(LOGL_ERR, NULL, "%s", err);

@@ -296,7 +296,7 @@ static int open_plugin(struct plugins *reg, const char *path, void **dl,
 			     "again",
 			     CRASH_QUARANTINE_COUNT,
 			     CRASH_QUARANTINE_WINDOW_SEC / 60, (*desc)->name),
-		r = -EPERM;
+		r = -PLUGIN_EQUARANTINED;
 	}
 	if (r < 0)
 		dlclose(*dl);
@@ -310,6 +310,23 @@ static void unlink_plugin(struct plugins *reg, loopd_plugin *p)
 			*pp = p->next;
 			return;
 		}
+}
+
+/* After dlclose the object should be gone: a reload would otherwise run
+ * the old code's static state.  RTLD_NOLOAD finds it if it is not (the
+ * plugin was built with -z nodelete, or a thread-local destructor or a
+ * library it loaded pins it); that is logged, not fatal. */
+static void check_unmapped(loopd_plugin *p)
+{
+	void *still = dlopen(p->path, RTLD_NOW | RTLD_NOLOAD);
+	if (!still)
+		return;
+	log_msg(LOGL_WARN, p->name,
+		"%s is still mapped after dlclose (-z nodelete, thread-local "
+		"storage or a library holding it): a reload gets its old "
+		"static state",
+		p->path);
+	dlclose(still);
 }
 
 /* Calls shutdown if init had succeeded, unloads the code, frees p. */
@@ -327,6 +344,7 @@ static void retire(loopd_plugin *p)
 #ifndef LOOPD_ASAN
 	/* Under ASan the code stays mapped so leak reports can name it. */
 	dlclose(p->dl);
+	check_unmapped(p);
 #endif
 	free(p->path);
 	free(p);

@@ -6,6 +6,7 @@
 #ifndef LOOPD_PLUGIN_INTERNAL_H
 #define LOOPD_PLUGIN_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,10 @@ loopd_plugin *plugins_head(struct plugins *reg);
 /* Loads refused since start (a refused plugin leaves no entry). */
 unsigned plugins_failed_loads(const struct plugins *reg);
 /* Plugins refused at load for their crashes (crash.h), newest first. */
+/* plugins_load's refusal of a quarantined plugin (distinct from any
+ * init's return value). */
+#define PLUGIN_EQUARANTINED ENOTRECOVERABLE
+
 struct plugin_quarantine {
 	char name[33];
 	char *path;
