@@ -120,8 +120,11 @@ cmake --install "$BUILD" --prefix "$P" >"$WORK/install.log" ||
 	fail "cmake --install failed: $(cat "$WORK/install.log")"
 
 # The layout CLI.md promises.
-for f in bin/loopd lib/loopd/plugins/hello.so include/loopd/plugin.h \
-	lib/pkgconfig/loopd-plugin.pc; do
+for f in bin/loopd bin/loopctl lib/loopd/plugins/hello.so \
+	lib/loopd/plugins/exec.so include/loopd/plugin.h \
+	lib/pkgconfig/loopd-plugin.pc lib/systemd/system/loopd.service \
+	share/man/man1/loopctl.1 share/man/man8/loopd.8 \
+	share/bash-completion/completions/loopctl; do
 	[ -e "$P/$f" ] || fail "$f is not installed under the prefix;" \
 		"installed: $(cd "$P" && find . -type f | sort | tr '\n' ' ')"
 done
@@ -130,6 +133,31 @@ echo "ok: installed layout"
 
 check_prefix "$P"
 echo "ok: out-of-tree plugins build and run under $P"
+
+# plugins/README.md's walk-through, as written: its greet.c builds with
+# the command it gives, loads into a running loopd from the plugin
+# directory, and its kind runs.
+python3 - "$SOURCE/plugins/README.md" "$WORK/greet.c" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+i = s.index("```c\n") + 5
+open(sys.argv[2], "w").write(s[i:s.index("```", i)])
+PY
+PKG_CONFIG_PATH=$P/lib/pkgconfig cc -shared -fPIC -fvisibility=hidden \
+	$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags loopd-plugin) \
+	"$WORK/greet.c" -o "$P/lib/loopd/plugins/greet.so" ||
+	fail "the README's greet.c does not build"
+"$P/bin/loopd" -s "$WORK/g.sock" -S "$WORK/gstate" 2>"$WORK/g.err" &
+gpid=$!
+for _ in $(seq 100); do [ -S "$WORK/g.sock" ] && break; sleep 0.05; done
+"$P/bin/loopctl" -s "$WORK/g.sock" add hi -e 'every 10s' --kind greet >/dev/null &&
+	"$P/bin/loopctl" -s "$WORK/g.sock" run hi --wait >/dev/null &&
+	[ "$("$P/bin/loopctl" -s "$WORK/g.sock" output 1)" = greetings ] ||
+	{ kill "$gpid"; fail "the README's greet kind did not run: $(cat "$WORK/g.err")"; }
+"$P/bin/loopctl" -s "$WORK/g.sock" shutdown >/dev/null
+wait "$gpid" || fail "loopd did not stop cleanly"
+rm "$P/lib/loopd/plugins/greet.so"
+echo "ok: plugins/README.md's example builds, loads and runs"
 
 # Move the whole prefix: nothing may still point at the old one.
 mv "$P" "$WORK/moved"
