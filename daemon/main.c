@@ -86,8 +86,8 @@ static const struct opt_entry {
 	  "the control socket (default $XDG_RUNTIME_DIR/loopd/loopd.sock, "
 	  "or /run/loopd/loopd.sock as root)" },
 	{ "state-dir", 'S', required_argument, true, "DIR",
-	  "state directory (instance lock; default $XDG_STATE_HOME/loopd, "
-	  "or /var/lib/loopd as root)" },
+	  "state directory: loopd.db, the instance lock, the crash log "
+	  "(default $XDG_STATE_HOME/loopd, or /var/lib/loopd as root)" },
 	{ "plugin-dir", 'P', required_argument, true, "DIR",
 	  "where plugins are looked up (default PREFIX/" LOOPD_PLUGIN_RELDIR
 	  " beside the installed loopd)" },
@@ -128,10 +128,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\nOptions other than --config, --help and --version can "
 		"be set in the config\nfile's [loopd] section by their long "
-		"names (no-socket = yes); [ctl] and [store] hold the socket's\n"
-		"limits and the run history's (see loopd(8) and the example\n"
-		"loopd.conf).  SIGTERM or SIGINT drain and stop; a second one\n"
-		"stops waiting for running jobs.\n"
+		"names (no-socket = yes); [ctl] and\n[store] hold the "
+		"socket's limits and the run history's (see loopd(8)).\n"
+		"SIGTERM or SIGINT drain and stop (a second one stops "
+		"waiting for running\njobs); SIGHUP reads the config file "
+		"again, keeping the old one on error.\n"
 		"Exit status: 0 after a clean stop; 1 on a start failure, or a\n"
 		"stop that left jobs running (drain timeout, second signal);\n"
 		"65 when the database is corrupt, not loopd's or newer than\n"
