@@ -82,6 +82,7 @@ static void on_fatal(int sig)
 		(void)!write(log_fd, rec, r);
 	raise(sig); /* SA_RESETHAND: the default action now */
 }
+#endif /* LOOPD_ASAN */
 
 int crash_init(const char *state_dir, struct watchdog *wd)
 {
