@@ -27,6 +27,7 @@ static char log_path[PATH_MAX];
 static int log_fd = -1;
 static struct watchdog *crash_wd;
 
+#ifndef LOOPD_ASAN
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 
 /* Appends s to buf at *n (bounded), signal-safe. */
