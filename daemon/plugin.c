@@ -312,6 +312,7 @@ static void unlink_plugin(struct plugins *reg, loopd_plugin *p)
 		}
 }
 
+#ifndef LOOPD_ASAN
 /* After dlclose the object should be gone: a reload would otherwise run
  * the old code's static state.  RTLD_NOLOAD finds it if it is not (the
  * plugin was built with -z nodelete, or a thread-local destructor or a
@@ -328,6 +329,8 @@ static void check_unmapped(loopd_plugin *p)
 		p->path);
 	dlclose(still);
 }
+
+#endif
 
 /* Calls shutdown if init had succeeded, unloads the code, frees p. */
 static void retire(loopd_plugin *p)
