@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 	void *so, *state = NULL;
 	char err[512];
 	while ((opt = getopt(argc, argv, "c:o:s:x:V")) != -1) {
-		char *eq;
+		char *eq = NULL;
 		switch (opt) {
 		case 'c':
 			if (ncfg == MAX_CONFIG || !(eq = strchr(optarg, '=')))
