@@ -125,6 +125,10 @@ int ctl_server_adopt(struct ctl_server *s, int fd, const struct ctl_peer *peer);
 
 /* Final reply {"parameters": params}.  Steals params (NULL: {}). */
 void ctl_reply(struct ctl_call *c, json_t *params);
+/* Final reply whose parameters are the JSON object text params (len
+ * bytes, borrowed): for replies too big to build as a jansson tree.  The
+ * caller vouches that it is one valid JSON object in UTF-8. */
+void ctl_reply_raw(struct ctl_call *c, const char *params, size_t len);
 /* A streaming reply with "continues": true.  Only for calls with more;
  * otherwise it is a programming error (logged, dropped).  Steals. */
 void ctl_reply_more(struct ctl_call *c, json_t *params);

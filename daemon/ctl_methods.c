@@ -22,6 +22,7 @@
 #include "ctl_methods.h"
 #include "daemon.h"
 #include "events.h"
+#include "jbuf.h"
 #include "log.h"
 #include "loop.h"
 #include "loopd/protocol.h"
@@ -219,7 +220,7 @@ static void m_get_status(struct ctl_call *c, json_t *params, void *ctx)
 	ctl_reply(c,
 		  json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I,"
 			    " s:I, s:I, s:I, s:I}, s:o, s:o}",
-			    "version", LOOPD_VERSION, "pid", (int)getpid(),
+			    "version", LOOPD_VERSION, "pid", (int)d->pid,
 			    "started_usec", (json_int_t)d->started_usec,
 			    "state", state, "socket", d->socket_path,
 			    "database", d->db_path, "jobs", "total",
@@ -353,8 +354,11 @@ static void m_jobs_list(struct ctl_call *c, json_t *params, void *ctx)
 	    !p_str(c, params, "kind", false, &kind) ||
 	    !p_str(c, params, "name", false, &name))
 		return;
-	ctl_reply(c, json_pack("{s:o}", "jobs",
-			       sched_job_list(d->sched, state, kind, name)));
+	struct jbuf b;
+	jb_init(&b);
+	sched_job_list(d->sched, state, kind, name, &b);
+	ctl_reply_raw(c, jb_text(&b), b.len);
+	jb_free(&b);
 }
 
 static void m_jobs_get(struct ctl_call *c, json_t *params, void *ctx)

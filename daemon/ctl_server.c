@@ -610,10 +610,15 @@ static void conn_read(struct ctl_conn *cn)
 		size_t room = max - buf_pending(&cn->in);
 		buf_reserve(&cn->in, room < CTL_BUF_MIN ? room : CTL_BUF_MIN);
 		size_t n = cn->in.cap - cn->in.len;
-		ssize_t r = recv(cn->fd, cn->in.p + cn->in.len,
-				 n < room ? n : room, 0);
+		size_t want = n < room ? n : room;
+		ssize_t r = recv(cn->fd, cn->in.p + cn->in.len, want, 0);
 		if (r > 0) {
 			conn_got(cn, (size_t)r);
+			/* A short read emptied the socket: no recv that
+			 * would only say EAGAIN (the watch is level-
+			 * triggered, so more data brings us back). */
+			if ((size_t)r < want)
+				break;
 		} else if (r == 0) {
 			cn->eof = true;
 		} else if (errno != EINTR) {
@@ -830,6 +835,27 @@ static void ctl_send(struct ctl_call *c, const char *error, json_t *params,
 void ctl_reply(struct ctl_call *c, json_t *params)
 {
 	ctl_send(c, NULL, params, false);
+	call_end(c);
+}
+
+void ctl_reply_raw(struct ctl_call *c, const char *params, size_t len)
+{
+	static const char head[] = "{\"parameters\":";
+	struct ctl_conn *cn = c->conn;
+	if (cn && !c->oneway) {
+		size_t pending = buf_pending(&cn->out);
+		buf_reserve(&cn->out, sizeof(head) - 1 + len + 2);
+		memcpy(cn->out.p + cn->out.len, head, sizeof(head) - 1);
+		cn->out.len += sizeof(head) - 1;
+		memcpy(cn->out.p + cn->out.len, params, len);
+		cn->out.len += len;
+		cn->out.p[cn->out.len++] = '}';
+		cn->out.p[cn->out.len++] = '\0';
+		if (!pending)
+			cn->last_out = loop_now(cn->s->loop);
+		cn->last_io = loop_now(cn->s->loop);
+		conn_kick(cn);
+	}
 	call_end(c);
 }
 

@@ -29,6 +29,7 @@ struct daemon {
 	struct plugins *plugins;
 	struct ctl_server *ctl; /* NULL with --no-socket */
 	enum daemon_state state;
+	pid_t pid; /* getpid() once: GetStatus is a hot call */
 	int64_t started_usec;
 	const char *socket_path; /* "" with --no-socket */
 	const char *db_path;

@@ -855,6 +855,7 @@ int main(int argc, char **argv)
 	d.drain_timeout_ms = o.drain_timeout_ms;
 	d.socket_path = "";
 	d.started_usec = wall_usec();
+	d.pid = getpid();
 	if ((r = loop_new(&d.loop, o.threads)) < 0)
 		fatalx("cannot start the event loop: %s", strerror(-r));
 	loop_set_watchdog(d.loop, (uint64_t)o.watchdog_ms);

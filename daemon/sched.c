@@ -36,6 +36,7 @@
 
 #include "calendar.h"
 #include "events.h"
+#include "jbuf.h"
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
@@ -109,6 +110,8 @@ struct sjob {
 	unsigned refs;
 	unsigned busy;       /* client writes in flight */
 	bool removed, dirty; /* dirty: persist once not busy */
+	bool kind_ok;        /* job_kind_ok's cache, valid at kind_gen */
+	uint32_t kind_gen;
 	struct sjob *hnext;
 };
 
@@ -118,6 +121,7 @@ struct sched {
 	struct events *ev;
 	struct sched_opts o;
 	struct kind *kinds;
+	uint32_t kind_gen; /* bumped whenever a kind comes up or goes */
 	struct sjob **tab; /* name index, chained */
 	size_t tab_size, njobs;
 	struct sjob **heap;
@@ -352,6 +356,7 @@ int sched_add_kind(struct sched *s, loopd_plugin *p, const struct loopd_kind *k)
 		return -ENOMEM;
 	}
 	memcpy(&n->k, k, need);
+	s->kind_gen++;
 	n->k.name = n->name;
 	n->p = p;
 	n->next = s->kinds;
@@ -361,15 +366,33 @@ int sched_add_kind(struct sched *s, loopd_plugin *p, const struct loopd_kind *k)
 
 /* ---- job state as shown ---- */
 
-static const char *job_state(const struct sjob *job, const struct sched *s)
+/* Whether the job's kind is loaded, cached per job until the set of
+ * kinds changes (s->kind_gen): GetStatus and jobs.List ask it of every
+ * job. */
+static bool job_kind_ok(const struct sjob *job, const struct sched *s)
+{
+	struct sjob *j = (struct sjob *)job; /* a cache, not a change */
+	if (j->kind_gen != s->kind_gen) {
+		j->kind_ok = kind_up(s, job->j.kind) != NULL;
+		j->kind_gen = s->kind_gen;
+	}
+	return j->kind_ok;
+}
+
+/* The state as shown: the stored one, or running / waiting-for-plugin. */
+static enum store_job_state job_state_of(const struct sjob *job,
+					 const struct sched *s)
 {
 	if (job->j.state == STORE_JOB_PAUSED || job->j.state == STORE_JOB_DONE)
-		return store_job_state_names[job->j.state];
+		return job->j.state;
 	if (job->running)
-		return "running";
-	if (!kind_up(s, job->j.kind))
-		return "waiting-for-plugin";
-	return "active";
+		return STORE_JOB_RUNNING;
+	return job_kind_ok(job, s) ? STORE_JOB_ACTIVE : STORE_JOB_WAITING;
+}
+
+static const char *job_state(const struct sjob *job, const struct sched *s)
+{
+	return store_job_state_names[job_state_of(job, s)];
 }
 
 /* Why a job has no next run, or NULL when it has one. */
@@ -396,37 +419,58 @@ static json_t *int_or_null(int64_t v)
 	return v == STORE_NULL ? json_null() : json_integer(v);
 }
 
-static json_t *job_json(const struct sched *s, const struct sjob *job)
+static void jb_intn(struct jbuf *b, const char *key, int64_t v)
+{
+	if (v == STORE_NULL)
+		jb_null(b, key);
+	else
+		jb_int(b, key, v);
+}
+
+/* The Job object of PROTOCOL.md as JSON text: the one place its fields
+ * are written (job_json parses it back for the jansson callers).  args
+ * is the stored canonical JSON, checked when the job was loaded or set. */
+static void job_text(const struct sched *s, const struct sjob *job,
+		     struct jbuf *b)
 {
 	const struct store_job *j = &job->j;
-	json_t *args = json_loads(j->args_json ? j->args_json : "{}", 0, NULL);
 	const char *why = next_reason(job, s);
-	const char *tz = j->tz && *j->tz ? j->tz : tz_zone_name(s->local);
-	json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I,"
-		" s:I}",
-		"name", j->name, "kind", j->kind, "plugin",
-		j->plugin ? j->plugin : "", "schedule", j->schedule, "tz", tz,
-		"args", args ? args : json_object(), "state", job_state(job, s),
-		"overlap", store_overlap_names[j->overlap], "catchup",
-		store_catchup_names[j->catchup], "timeout_ms",
-		(json_int_t)j->timeout_ms, "retries", (json_int_t)j->retries,
-		"retry_backoff_ms", (json_int_t)j->retry_backoff_ms,
-		"jitter_ms", (json_int_t)j->jitter_ms);
-	json_object_set_new(o, "next_usec",
-			    why ? json_null() : int_or_null(j->next_usec));
-	json_object_set_new(o, "next_reason",
-			    why ? json_string(why) : json_null());
-	json_object_set_new(o, "last_usec", int_or_null(j->last_usec));
-	json_object_set_new(
-		o, "last_result",
-		j->last_result == STORE_RESULT_NONE
-			? json_null()
-			: json_string(store_result_names[j->last_result]));
-	json_object_set_new(o, "last_run", int_or_null(j->last_run));
-	json_object_set_new(o, "created_usec", json_integer(j->created_usec));
-	json_object_set_new(o, "updated_usec", json_integer(j->updated_usec));
-	return o;
+	const char *args = j->args_json ? j->args_json : "{}";
+	jb_open(b, '{');
+	jb_str(b, "name", j->name);
+	jb_str(b, "kind", j->kind);
+	jb_str(b, "plugin", j->plugin ? j->plugin : "");
+	jb_str(b, "schedule", j->schedule);
+	jb_str(b, "tz", j->tz && *j->tz ? j->tz : tz_zone_name(s->local));
+	jb_raw(b, "args", args, strlen(args));
+	jb_str(b, "state", job_state(job, s));
+	jb_str(b, "overlap", store_overlap_names[j->overlap]);
+	jb_str(b, "catchup", store_catchup_names[j->catchup]);
+	jb_int(b, "timeout_ms", j->timeout_ms);
+	jb_int(b, "retries", j->retries);
+	jb_int(b, "retry_backoff_ms", j->retry_backoff_ms);
+	jb_int(b, "jitter_ms", j->jitter_ms);
+	jb_intn(b, "next_usec", why ? STORE_NULL : j->next_usec);
+	jb_str(b, "next_reason", why);
+	jb_intn(b, "last_usec", j->last_usec);
+	jb_str(b, "last_result",
+	       j->last_result == STORE_RESULT_NONE
+		       ? NULL
+		       : store_result_names[j->last_result]);
+	jb_intn(b, "last_run", j->last_run);
+	jb_int(b, "created_usec", j->created_usec);
+	jb_int(b, "updated_usec", j->updated_usec);
+	jb_close(b, '}');
+}
+
+static json_t *job_json(const struct sched *s, const struct sjob *job)
+{
+	struct jbuf b;
+	jb_init(&b);
+	job_text(s, job, &b);
+	json_t *o = json_loadb(b.p, b.len, 0, NULL);
+	jb_free(&b);
+	return o ? o : json_object();
 }
 
 json_t *sched_run_to_json(const struct store_run *r, bool with_output)
@@ -561,6 +605,19 @@ static int load_one(void *ctx, struct store_job *rec)
 	struct sjob *job = job_new(s, rec);
 	if (!job)
 		return -ENOMEM;
+	/* args go out as stored: a row edited by hand into bad JSON is
+	 * served as {} and the job is not run. */
+	json_t *args = json_loads(job->j.args_json ? job->j.args_json : "{}",
+				  JSON_DECODE_ANY, NULL);
+	if (!json_is_object(args)) {
+		log_warnx("job %s: its args in the database are not a JSON "
+			  "object; served as {} and not run until edited",
+			  job->j.name);
+		free(job->j.args_json);
+		job->j.args_json = strdup("{}");
+		job->j.state = STORE_JOB_PAUSED;
+	}
+	json_decref(args);
 	/* running / waiting are derived; an old file may hold them. */
 	if (job->j.state == STORE_JOB_RUNNING ||
 	    job->j.state == STORE_JOB_WAITING)
@@ -1399,6 +1456,7 @@ void sched_plugin_up(struct sched *s, loopd_plugin *p)
 	for (struct kind *k = s->kinds; k; k = k->next)
 		if (k->p == p && !k->up)
 			any = k->up = true;
+	s->kind_gen++;
 	if (s->ev)
 		events_emit(s->ev, "plugin.loaded",
 			    json_pack("{s:s, s:o}", "plugin", p->name, "kinds",
@@ -1431,6 +1489,7 @@ void sched_plugin_down(struct sched *s, loopd_plugin *p)
 		}
 		*pp = k->next;
 		k->up = false;
+		s->kind_gen++;
 		k->next = s->dead_kinds;
 		s->dead_kinds = k;
 	}
@@ -1562,14 +1621,13 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->j.name, y->j.name);
 }
 
-json_t *sched_job_list(struct sched *s, const char *state, const char *kind,
-		       const char *name_glob)
+void sched_job_list(struct sched *s, const char *state, const char *kind,
+		    const char *name_glob, struct jbuf *out)
 {
 	struct sjob **v = malloc((s->njobs + 1) * sizeof(*v));
 	size_t n = 0;
-	json_t *a = json_array();
 	if (!v)
-		return a;
+		fatalx("out of memory");
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
 			if ((!state || strcmp(job_state(j, s), state) == 0) &&
@@ -1578,31 +1636,38 @@ json_t *sched_job_list(struct sched *s, const char *state, const char *kind,
 			     fnmatch(name_glob, j->j.name, 0) == 0))
 				v[n++] = j;
 	qsort(v, n, sizeof(*v), by_name);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, job_json(s, v[i]));
+	jb_reserve(out, n * 448 + 16); /* a typical Job is 300-450 bytes */
+	jb_open(out, '{');
+	jb_key(out, "jobs");
+	jb_open(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		jb_key(out, NULL);
+		job_text(s, v[i], out);
+	}
+	jb_close(out, ']');
+	jb_close(out, '}');
 	free(v);
-	return a;
 }
 
 void sched_counts(const struct sched *s, struct sched_counts *out)
 {
+	uint64_t by[STORE_JOB_STATE_COUNT] = { 0 };
 	*out = s->c;
 	out->total = s->njobs;
-	out->active = out->paused = out->running = out->waiting = 0;
-	out->done = out->failing = 0;
+	out->failing = 0;
 	for (size_t b = 0; b < s->tab_size; b++) {
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
-			const char *st = job_state(j, s);
-			out->active += strcmp(st, "active") == 0;
-			out->paused += strcmp(st, "paused") == 0;
-			out->running += strcmp(st, "running") == 0;
-			out->waiting += st[0] == 'w';
-			out->done += strcmp(st, "done") == 0;
+			by[job_state_of(j, s)]++;
 			out->failing +=
 				j->j.last_result == STORE_RESULT_FAILED ||
 				j->j.last_result == STORE_RESULT_TIMEOUT;
 		}
 	}
+	out->active = by[STORE_JOB_ACTIVE];
+	out->paused = by[STORE_JOB_PAUSED];
+	out->running = by[STORE_JOB_RUNNING];
+	out->waiting = by[STORE_JOB_WAITING];
+	out->done = by[STORE_JOB_DONE];
 	out->runs_inflight = sched_running(s);
 }
 
@@ -1842,6 +1907,7 @@ static void job_take_settings(struct sjob *job, struct store_job *rec)
 	TAKE(tz);
 	TAKE(args_json);
 #undef TAKE
+	job->kind_gen = job->s->kind_gen + 1; /* the kind may have changed */
 	j->state = rec->state;
 	j->overlap = rec->overlap;
 	j->catchup = rec->catchup;

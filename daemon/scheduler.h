@@ -135,9 +135,12 @@ json_t *sched_run_to_json(const struct store_run *r, bool with_output);
 
 /* Synchronous reads from memory.  New references. */
 json_t *sched_job_get(struct sched *s, const char *name);
-/* state, kind: exact or NULL; name: a glob or NULL. */
-json_t *sched_job_list(struct sched *s, const char *state, const char *kind,
-		       const char *name_glob);
+/* jobs.List's parameters, {"jobs": [Job...]} in name order, as JSON
+ * text appended to out.  state, kind: exact or NULL; name: a glob or
+ * NULL. */
+struct jbuf;
+void sched_job_list(struct sched *s, const char *state, const char *kind,
+		    const char *name_glob, struct jbuf *out);
 
 struct sched_counts {
 	uint64_t total, active, paused, running, waiting, done, failing;

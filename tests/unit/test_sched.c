@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "events.h"
+#include "jbuf.h"
 #include "loop.h"
 #include "plugin.h"
 #include "scheduler.h"
@@ -564,9 +565,18 @@ static void test_add_errors_and_retry(void **state)
 			     "\"@daily\",\"overlap\":\"sometimes\"}"),
 			 -EINVAL);
 	assert_string_equal(last.param, "overlap");
-	json_t *l = sched_job_list(S, NULL, NULL, NULL);
-	assert_int_equal(json_array_size(l), 1);
+	struct jbuf b;
+	jb_init(&b);
+	sched_job_list(S, NULL, NULL, NULL, &b);
+	json_t *l = json_loads(jb_text(&b), 0, NULL); /* valid JSON text */
+	assert_non_null(l);
+	assert_int_equal(json_array_size(json_object_get(l, "jobs")), 1);
+	json_t *x = json_array_get(json_object_get(l, "jobs"), 0);
+	assert_string_equal(json_string_value(json_object_get(x, "schedule")),
+			    "*/5 * * * *");
+	assert_true(json_is_object(json_object_get(x, "args")));
 	json_decref(l);
+	jb_free(&b);
 }
 
 /* A job of a kind whose plugin went away waits, then catches up. */

@@ -1,0 +1,1 @@
+loopd_unit_test(test_jbuf test_jbuf.c)
