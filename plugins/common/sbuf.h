@@ -7,8 +7,8 @@
  * Out of memory is not an error the caller handles: the buffer stops
  * growing, remembers it, and sbuf_take says so at the end.
  */
-#ifndef FILES_SBUF_H
-#define FILES_SBUF_H
+#ifndef LOOPD_PLUGIN_SBUF_H
+#define LOOPD_PLUGIN_SBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,4 +37,4 @@ size_t utf8_seq_len(const unsigned char *s, size_t n);
 char *sbuf_take(struct sbuf *b, size_t *len);
 void sbuf_free(struct sbuf *b);
 
-#endif /* FILES_SBUF_H */
+#endif /* LOOPD_PLUGIN_SBUF_H */
