@@ -82,7 +82,7 @@ struct loopd_run {
 	bool host_finished; /* finished by the host: ignore the kind's */
 	loopd_id timeout_timer, grace_timer;
 	struct watcher *watchers;
-	struct loopd_run *next; /* in s->runs */
+	struct loopd_run *next, **pprev; /* in s->runs: O(1) removal */
 };
 
 struct qent {
@@ -759,12 +759,9 @@ watcher_fail(struct watcher *w, int status, const char *fmt, ...)
 
 static void run_free(struct loopd_run *run)
 {
-	struct sched *s = run->s;
-	for (struct loopd_run **pp = &s->runs; *pp; pp = &(*pp)->next)
-		if (*pp == run) {
-			*pp = run->next;
-			break;
-		}
+	*run->pprev = run->next;
+	if (run->next)
+		run->next->pprev = run->pprev;
 	free(run->watchers);
 	job_unref(run->job);
 	store_run_clear(&run->r);
@@ -829,6 +826,9 @@ static struct loopd_run *run_new(struct sched *s, struct sjob *job,
 	run->r.attempt = attempt;
 	run->r.scheduled_usec = when;
 	run->next = s->runs;
+	if (s->runs)
+		s->runs->pprev = &run->next;
+	run->pprev = &s->runs;
 	s->runs = run;
 	return run;
 }
