@@ -1548,9 +1548,37 @@ static int classify(struct store *s, sqlite3 *db, bool *fresh)
 	return integrity(s, db, s->info.unclean);
 }
 
+/*
+ * A rollback journal left by a write that was killed (the first start's
+ * switch to WAL, a power loss) is "hot": SQLite rolls it back at the next
+ * read, which a read-only connection cannot do, so the check below would
+ * fail for good with "attempt to write a readonly database".  Let a
+ * read-write connection do that recovery first; it restores the file as
+ * it was before the interrupted write and changes nothing else.
+ */
+static void recover_hot_journal(struct store *s)
+{
+	char journal[4096 + 16];
+	struct stat st;
+	sqlite3 *db = NULL;
+	snprintf(journal, sizeof(journal), "%s-journal", s->path);
+	if (stat(journal, &st) < 0 || st.st_size == 0)
+		return;
+	log_info("store: %s: rolling back the journal of an interrupted "
+		 "write",
+		 s->path);
+	if (sqlite3_open_v2(s->path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) == SQLITE_OK)
+		sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL,
+			     NULL, NULL);
+	sqlite3_close(db);
+}
+
 static int check_readonly(struct store *s, bool *fresh)
 {
 	sqlite3 *db = NULL;
+	recover_hot_journal(s);
 	int rc = sqlite3_open_v2(
 		s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	int e;
