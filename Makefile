@@ -15,9 +15,9 @@ DEPS       := cmake make gcc clang pkg-config libevent-dev libsqlite3-dev \
               libjansson-dev libinih-dev libcmocka-dev tzdata clang-format \
               sqlite3 util-linux libclang-rt-14-dev \
               golang-go golang-github-varlink-go-dev libfaketime \
-              python3 groff-base
+              python3 groff-base valgrind
 # Node.js 20 is the machine's (Debian's nodejs is 18); run.sh checks it.
-BENCH_DEPS := libuv1-dev time
+BENCH_DEPS := libuv1-dev time redis-server redis-tools
 
 .PHONY: all deps bench-deps build asan tsan run test test-unit bench \
         format format-check install clean
