@@ -226,6 +226,9 @@ static char *linearize(const struct outbuf *o)
 		memcpy(l + o->head_len, o->tail + old, o->tail_len - old);
 		memcpy(l + o->head_len + o->tail_len - old, o->tail, old);
 	}
+	/* Terminated (also quiets gcc -O2's maybe-uninitialized on an
+	 * empty buffer). */
+	l[o->head_len + o->tail_len] = '\0';
 	return l;
 }
 
