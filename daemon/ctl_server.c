@@ -1021,8 +1021,11 @@ static bool ctl_iface_known(const struct ctl_server *s, const char *name,
 		if (strlen(ctl_interfaces[i].name) == n &&
 		    memcmp(ctl_interfaces[i].name, name, n) == 0)
 			return true;
+	/* A method's interface is all of its name before the last dot:
+	 * "io.loopd" is not one because "io.loopd.jobs.Add" exists. */
 	for (const struct ctl_method *m = s->methods; m && m->name; m++)
-		if (strncmp(m->name, name, n) == 0 && m->name[n] == '.')
+		if (strncmp(m->name, name, n) == 0 && m->name[n] == '.' &&
+		    !strchr(m->name + n + 1, '.'))
 			return true;
 	return false;
 }

@@ -388,10 +388,8 @@ class Suite:
     def unknown(self, i):
         fixed = [
             ("io.loopd.nope.Get", IFACE_NOT_FOUND),
-            # "io.loopd" is no interface, but ctl_iface_known() takes any
-            # dotted prefix of a method name for one (reported to the
-            # lead): MethodNotFound is accepted until that is fixed.
-            ("io.loopd.Get", (IFACE_NOT_FOUND, METHOD_NOT_FOUND)),
+            # "io.loopd" is no interface, though it prefixes method names.
+            ("io.loopd.Get", IFACE_NOT_FOUND),
             ("io.loopd.jobs.Nope", METHOD_NOT_FOUND), ("io.loopd.jobs.list", METHOD_NOT_FOUND),
             ("io.loopd.daemon.Getstatus", METHOD_NOT_FOUND),
             ("org.varlink.service.Nope", METHOD_NOT_FOUND),
