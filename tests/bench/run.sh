@@ -10,7 +10,7 @@
 # GetStatus vs PING on 1, 16, 200 connections; 10,000 Jobs.Add; their List).
 # Then exec start latency and 1,000 short jobs a second (issue 5:
 # exec_bench.sh --quick, loopd's exec kind next to a bare posix_spawn loop;
-# about 60 s).
+# about 50 s).
 #
 # usage: tests/bench/run.sh BUILD_DIR [--quick] [--impl LIST] [--only LIST]
 #                           [--threads N]
@@ -716,7 +716,7 @@ fi
 # --- exec start latency: exec_bench.sh --quick, once ----------------------
 
 if [ -n "$RUN_EXEC" ]; then
-	printf '[exec] %s/exec_bench.sh --quick (about 60 s)\n' "$SRC" >&2
+	printf '[exec] %s/exec_bench.sh --quick (about 50 s)\n' "$SRC" >&2
 	eout=$TMP/exec.out
 	timeout --foreground -k 5 300 "$SRC/exec_bench.sh" "$BUILD" --quick \
 		>"$eout" 2>"$TMP/exec.err" </dev/null

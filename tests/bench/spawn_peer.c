@@ -23,6 +23,11 @@
  * a chdir, close_range (the peer has no other descriptor open), a pipe
  * per child (the children share one file), a user switch.
  *
+ * SPAWN_PEER_FDS=N in the environment: the peer first opens N more
+ * descriptors (O_CLOEXEC, as loopd's pidfds and pipes are), to see what
+ * the descriptors a spawner holds cost each child (its clone copies the
+ * table, its exec closes them): loopd holds two per child in flight.
+ *
  * When a burst of spawns overruns into later seconds, the peer behaves as
  * loopd's default catch-up (`once`): the seconds gone by are counted as
  * missed and only the latest due one is spawned, late.
@@ -221,6 +226,21 @@ static void run(struct peer *p)
 	       cpu_of(RUSAGE_SELF) - cpu0, cpu_of(RUSAGE_CHILDREN) - ccpu0);
 }
 
+/* SPAWN_PEER_FDS more descriptors, kept open for the whole run. */
+static int hold_fds(void)
+{
+	const char *v = getenv("SPAWN_PEER_FDS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+
+	for (long i = 0; i < n; i++)
+		if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) {
+			fprintf(stderr, "spawn_peer: SPAWN_PEER_FDS=%ld: %s\n",
+				n, strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
 /* posix_spawn's attributes and file actions (see the top). */
 static int setup(struct peer *p, const char *stampfile)
 {
@@ -284,7 +304,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spawn_peer: out of memory\n");
 		return 1;
 	}
-	if (setup(&p, argv[3]) < 0)
+	if (setup(&p, argv[3]) < 0 || hold_fds() < 0)
 		return 1;
 	run(&p);
 	free(p.spawn_ns);
