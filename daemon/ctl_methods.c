@@ -409,8 +409,7 @@ static void m_jobs_add(struct ctl_call *c, json_t *params, void *ctx)
 	if (!p)
 		return;
 	json_t *own = exec_owner(params, ctl_call_peer(c)->uid);
-	sched_job_add(d->sched, own ? own : params, ctl_call_peer(c)->uid,
-		      job_done, p);
+	sched_job_add(d->sched, own ? own : params, job_done, p);
 	json_decref(own);
 }
 

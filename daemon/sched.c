@@ -2003,8 +2003,8 @@ static void answer_later(struct sched *s, sched_done_fn done, void *ud,
 		early_fire(NULL, e);
 }
 
-void sched_job_add(struct sched *s, json_t *params, uid_t owner,
-		   sched_done_fn done, void *ud)
+void sched_job_add(struct sched *s, json_t *params, sched_done_fn done,
+		   void *ud)
 {
 	struct sched_result res = { 0 };
 	struct store_job rec;
@@ -2048,7 +2048,6 @@ void sched_job_add(struct sched *s, json_t *params, uid_t owner,
 			}
 		}
 	}
-	(void)owner;
 	cal_expr_free(expr);
 	store_job_clear(&rec);
 	answer_later(s, done, ud, &res);

@@ -109,8 +109,8 @@ typedef void (*sched_done_fn)(void *ud, struct sched_result *res);
 
 /* params: the Job's settable fields (borrowed).  The callback runs after
  * the commit, never from inside the call. */
-void sched_job_add(struct sched *s, json_t *params, uid_t owner,
-		   sched_done_fn done, void *ud);
+void sched_job_add(struct sched *s, json_t *params, sched_done_fn done,
+		   void *ud);
 void sched_job_update(struct sched *s, json_t *params, sched_done_fn done,
 		      void *ud);
 void sched_job_remove(struct sched *s, const char *name, sched_done_fn done,

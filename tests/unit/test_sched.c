@@ -182,7 +182,7 @@ static int add(const char *json)
 	json_t *p = json_loads(json, 0, NULL);
 	assert_non_null(p);
 	answered = false;
-	sched_job_add(S, p, 0, done_cb, NULL);
+	sched_job_add(S, p, done_cb, NULL);
 	json_decref(p);
 	while (!answered)
 		loop_run_once(L);
