@@ -26,7 +26,8 @@ printf '[plugin.lt_crash]\ncrash = no\n' >"$tmp/conf"
 "$loopd" -c "$tmp/conf" -s "$tmp/s.sock" -S "$state" -P "$pdir" \
 	-p lt_crash -p lt_empty 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do [ -S "$tmp/s.sock" ] && break; sleep 0.05; done
+# The crashed runs left their socket file: wait for the new one to serve.
+for _ in $(seq 200); do grep -q "listening on" "$tmp/err" && break; sleep 0.05; done
 grep -q "lt_crash.so refused: quarantined" "$tmp/err" || fail "no quarantine at the 4th start"
 "$ctl" -s "$tmp/s.sock" plugins >"$tmp/out"
 grep -q "lt_crash.*quarantined" "$tmp/out" || fail "plugins does not show the quarantine: $(cat "$tmp/out")"
