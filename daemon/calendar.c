@@ -24,6 +24,7 @@
 #define SEARCH_YEARS 100
 
 struct cal_expr {
+	unsigned refs; /* cal_expr_ref / cal_expr_free */
 	enum cal_kind kind;
 	/* CAL_CRON: bit i set when value i matches. */
 	uint64_t sec, min;
@@ -386,7 +387,14 @@ int64_t cal_expr_interval_ms(const struct cal_expr *e)
 
 void cal_expr_free(struct cal_expr *e)
 {
-	free(e);
+	if (e && --e->refs == 0)
+		free(e);
+}
+
+struct cal_expr *cal_expr_ref(struct cal_expr *e)
+{
+	e->refs++;
+	return e;
 }
 
 /* ---- Parsing ---- */
@@ -1052,6 +1060,7 @@ int cal_parse(const char *text, struct cal_expr **out, char *err, size_t errlen)
 	struct cal_expr *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->refs = 1;
 	if (s == end)
 		rc = perr(&p, "expression", s, "empty");
 	else if (*s == '@')

@@ -66,8 +66,13 @@ enum cal_kind {
  */
 int cal_parse(const char *text, struct cal_expr **out, char *err,
 	      size_t errlen);
-/* NULL is ignored. */
+/* Drops a reference (the last one frees); NULL is ignored.  An
+ * expression is immutable: one parsed expression may serve many jobs.
+ * The count is not atomic: references are taken and dropped on one
+ * thread at a time. */
 void cal_expr_free(struct cal_expr *e);
+/* Another reference to e.  Returns e. */
+struct cal_expr *cal_expr_ref(struct cal_expr *e);
 
 enum cal_kind cal_expr_kind(const struct cal_expr *e);
 /* True for @reboot: the scheduler runs it once at start; cal_next says never. */

@@ -19,8 +19,19 @@ struct sub {
 	struct sub *next;
 };
 
+/* A kept event: built (e), or still to be built from arg (events_emit_lazy). */
+struct slot {
+	json_t *e;
+	const char *type;
+	int64_t time_usec;
+	uint64_t seq;
+	json_t *(*build)(const void *arg);
+	void (*drop)(void *arg);
+	void *arg;
+};
+
 struct events {
-	json_t **ring; /* ring[seq % cap] */
+	struct slot *ring; /* ring[seq % cap] */
 	size_t cap;
 	uint64_t seq;
 	uint64_t next_token;
@@ -31,7 +42,7 @@ struct events {
 int events_new(struct events **out, size_t ring)
 {
 	struct events *ev = calloc(1, sizeof(*ev));
-	if (!ev || !(ev->ring = calloc(ring ? ring : 1, sizeof(json_t *)))) {
+	if (!ev || !(ev->ring = calloc(ring ? ring : 1, sizeof(*ev->ring)))) {
 		free(ev);
 		return -ENOMEM;
 	}
@@ -40,12 +51,45 @@ int events_new(struct events **out, size_t ring)
 	return 0;
 }
 
+static void slot_clear(struct slot *sl)
+{
+	json_decref(sl->e);
+	if (sl->drop)
+		sl->drop(sl->arg);
+	*sl = (struct slot){ 0 };
+}
+
+/* The event as subscribers see it: fields (stolen), seq, time, type. */
+static json_t *event_json(const struct slot *sl, json_t *fields)
+{
+	json_t *e = json_object();
+	if (fields)
+		json_object_update(e, fields);
+	json_decref(fields);
+	json_object_set_new(e, "seq", json_integer((json_int_t)sl->seq));
+	json_object_set_new(e, "time_usec", json_integer(sl->time_usec));
+	json_object_set_new(e, "type", json_string(sl->type));
+	return e;
+}
+
+/* The slot's event, built now if it was emitted lazily.  Borrowed. */
+static json_t *slot_event(struct slot *sl)
+{
+	if (!sl->e) {
+		sl->e = event_json(sl, sl->build(sl->arg));
+		sl->drop(sl->arg);
+		sl->drop = NULL;
+		sl->arg = NULL;
+	}
+	return sl->e;
+}
+
 void events_free(struct events *ev)
 {
 	if (!ev)
 		return;
 	for (size_t i = 0; i < ev->cap; i++)
-		json_decref(ev->ring[i]);
+		slot_clear(&ev->ring[i]);
 	while (ev->subs) {
 		struct sub *s = ev->subs;
 		ev->subs = s->next;
@@ -83,23 +127,50 @@ uint64_t events_emit(struct events *ev, const char *type, json_t *fields)
 		json_decref(fields);
 		return 0;
 	}
-	json_t *e = json_object();
-	if (fields)
-		json_object_update(e, fields);
-	json_decref(fields);
 	uint64_t seq = ++ev->seq;
-	json_object_set_new(e, "seq", json_integer((json_int_t)seq));
-	json_object_set_new(e, "time_usec", json_integer(now_usec()));
-	json_object_set_new(e, "type", json_string(type));
-	size_t slot = seq % ev->cap;
-	json_decref(ev->ring[slot]);
-	ev->ring[slot] = e;
+	struct slot *sl = &ev->ring[seq % ev->cap];
+	slot_clear(sl);
+	*sl = (struct slot){ .type = type,
+			     .time_usec = now_usec(),
+			     .seq = seq };
+	/* The type may be the caller's: the built event keeps a copy. */
+	json_t *e = sl->e = event_json(sl, fields);
+	sl->type = NULL;
 	ev->delivering++;
 	for (struct sub *s = ev->subs; s; s = s->next)
 		if (!s->dead)
 			s->fn(s->ud, e);
 	if (--ev->delivering == 0)
 		sweep(ev);
+	return seq;
+}
+
+static bool any_subscriber(const struct events *ev)
+{
+	for (const struct sub *s = ev->subs; s; s = s->next)
+		if (!s->dead)
+			return true;
+	return false;
+}
+
+uint64_t events_emit_lazy(struct events *ev, const char *type,
+			  json_t *(*build)(const void *arg),
+			  void (*drop)(void *arg), void *arg)
+{
+	if (!ev || any_subscriber(ev)) {
+		json_t *fields = ev ? build(arg) : NULL;
+		drop(arg);
+		return events_emit(ev, type, fields);
+	}
+	uint64_t seq = ++ev->seq;
+	struct slot *sl = &ev->ring[seq % ev->cap];
+	slot_clear(sl);
+	*sl = (struct slot){ .type = type,
+			     .time_usec = now_usec(),
+			     .seq = seq,
+			     .build = build,
+			     .drop = drop,
+			     .arg = arg };
 	return seq;
 }
 
@@ -139,6 +210,6 @@ int events_replay(struct events *ev, uint64_t since, events_fn fn, void *ud)
 		return -ERANGE;
 	int n = 0;
 	for (uint64_t q = since + 1; q <= ev->seq; q++, n++)
-		fn(ud, ev->ring[q % ev->cap]);
+		fn(ud, slot_event(&ev->ring[q % ev->cap]));
 	return n;
 }

@@ -23,6 +23,17 @@ void events_free(struct events *ev);
  * Returns its seq.  ev may be NULL (nothing happens, returns 0).
  */
 uint64_t events_emit(struct events *ev, const char *type, json_t *fields);
+/*
+ * As events_emit, but the fields are built by build(arg) (a new
+ * reference) only when they are needed: at once if anyone subscribes,
+ * else when a replay reaches the event; never if it leaves the ring
+ * first.  drop(arg) frees arg after the build or instead of it.  type
+ * must outlive ev (a literal).  A busy scheduler emits two events a run,
+ * and most of the time nobody subscribes.
+ */
+uint64_t events_emit_lazy(struct events *ev, const char *type,
+			  json_t *(*build)(const void *arg),
+			  void (*drop)(void *arg), void *arg);
 /* The seq of the latest event (0: none yet). */
 uint64_t events_seq(const struct events *ev);
 

@@ -661,6 +661,7 @@ static int stop_daemon(struct daemon *d, uint64_t drain_ms)
 		}
 	}
 	int left = plugins_stop_all(d->plugins, drain_ms, &force_stop);
+	sched_write_unwritten(d->sched);
 	while (!store_idle(d->store))
 		loop_run_once(d->loop);
 	return left;

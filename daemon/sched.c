@@ -16,10 +16,18 @@
  *
  * A run goes: RUN_ADD (starting) -> commit -> kind's start -> RUN_UPDATE
  * (running) -> finish -> RUN_UPDATE (result) and JOB_UPDATE (last_*,
- * next_usec).  Between start and finish the run belongs to the kind; the
- * host may finish it itself after a stop and the kill grace, and then
- * ignores the kind's later finish (the run stays allocated, marked, until
- * its plugin is gone).
+ * next_usec).  The two RUN_UPDATEs are one write when the run finishes
+ * before the first was sent to the store (run_update): a commit never
+ * shows a state the run did not have.  Run events are built only when
+ * read (events_emit_lazy).  Between start and finish the run belongs to
+ * the kind; the host may finish it itself after a stop and the kill
+ * grace, and then ignores the kind's later finish (the run stays
+ * allocated, marked, until its plugin is gone).
+ *
+ * Memory: a job's kind, plugin, schedule and zone strings are shared
+ * (istr_get), and so is the parsed schedule; `{}` args are NULL.  Counts
+ * by state are kept at each change (job_refile) so that sched_counts is
+ * O(1).  At start the index is sized once and the heap built once.
  */
 #include "scheduler.h"
 
@@ -82,6 +90,7 @@ struct loopd_run {
 	bool host_finished; /* finished by the host: ignore the kind's */
 	loopd_id timeout_timer, grace_timer;
 	struct watcher *watchers;
+	struct sreq *upd; /* its latest RUN_UPDATE (q->ud is run), or NULL */
 	struct loopd_run *next, **pprev; /* in s->runs: O(1) removal */
 };
 
@@ -92,28 +101,42 @@ struct qent {
 	struct watcher *w;
 };
 
-struct sjob {
-	struct store_job j; /* j.state is the base state */
-	struct sched *s;
-	struct cal_expr *expr;
-	struct tz_zone *zone;
-	char *bad; /* why the schedule cannot be used, or NULL */
-	int64_t due;
-	size_t hidx; /* in the heap, or SIZE_MAX */
-	int64_t jitter_usec;
-	unsigned running;
+/* What few jobs need: allocated on first use (job_more), kept until the
+ * job is freed. */
+struct sjob_more {
+	char *bad;          /* why the schedule cannot be used, or NULL */
 	struct qent *queue; /* runs waiting for the running one (overlap
 			     * queue and replace, catch-up all) */
 	unsigned nqueue, qcap;
 	loopd_id retry_timer;
-	int64_t retry_attempt, retry_sched;
+	int64_t retry_sched;
+	uint32_t retry_attempt;
+};
+
+/* A million of these may be in memory: the fields go by size, so that
+ * there is no padding between them, and the rarely used ones are apart
+ * (struct sjob_more). */
+struct sjob {
+	struct store_job j; /* j.state is the base state */
+	struct sched *s;
+	struct cal_expr *expr; /* shared: see istr_expr */
+	struct tz_zone *zone;
+	struct sjob_more *more; /* or NULL */
+	struct sjob *hnext;
+	int64_t due;
+	int64_t jitter_usec;
+	uint32_t hidx; /* in the heap, or HIDX_NONE */
+	unsigned running;
 	unsigned refs;
-	unsigned busy;       /* client writes in flight */
+	unsigned busy; /* client writes in flight */
+	uint32_t kind_gen;
 	bool removed, dirty; /* dirty: persist once not busy */
 	bool kind_ok;        /* job_kind_ok's cache, valid at kind_gen */
-	uint32_t kind_gen;
-	struct sjob *hnext;
+	bool filed;          /* counted in s->by_state (in the index) */
+	bool filed_failing;  /* counted in s->failing */
+	uint8_t filed_state; /* the state it is counted under */
 };
+#define HIDX_NONE UINT32_MAX
 
 struct sched {
 	struct loop *loop;
@@ -133,17 +156,35 @@ struct sched {
 	int64_t last_real;  /* wall clock at the last wake, usec */
 	uint64_t last_mono; /* loop time then, ms */
 	bool started, stopping, in_wake;
+	bool heap_bulk; /* sched_start: the heap is built once at the end */
 	struct kind *dead_kinds; /* of plugins going: runs may point at them */
 	struct loopd_run *runs;  /* in flight, and host-finished ones kept */
 	uint64_t next_token;
 	struct sched_counts c;
+	/* Jobs in the index by shown state, and those whose last run
+	 * failed: kept at every change (job_refile) for sched_counts. */
+	uint64_t by_state[STORE_JOB_STATE_COUNT], failing;
 	struct tz_zone *local;
 	struct zc {
 		char *name;
 		struct tz_zone *z;
 	} * zones;
 	size_t nzones;
+	struct istr **itab; /* shared strings, chained; see istr_get */
+	size_t itab_size, nistr;
+	/* Results of ended runs the store failed to write (a full disk),
+	 * written again every UNWRITTEN_RETRY_MS until they are. */
+	struct sreq *unwritten;
+	size_t nunwritten, unwritten_bytes;
+	loopd_id unwritten_timer;
 };
+
+/* How often, and how much of it is held: past UNWRITTEN_MAX results
+ * the newest are dropped (logged); past UNWRITTEN_OUTPUT bytes, the
+ * results are kept without their output. */
+#define UNWRITTEN_RETRY_MS 5000
+#define UNWRITTEN_MAX      10000
+#define UNWRITTEN_OUTPUT   (16u << 20)
 
 static void arm(struct sched *s);
 static void run_start(struct sjob *job, enum store_trigger trig,
@@ -151,6 +192,41 @@ static void run_start(struct sjob *job, enum store_trigger trig,
 		      bool force);
 static void job_persist(struct sched *s, struct sjob *job);
 static struct kind *kind_up(const struct sched *s, const char *name);
+
+/* ---- the rarely used part of a job ---- */
+
+/* job->more, allocated if need be; NULL when out of memory. */
+static struct sjob_more *job_more(struct sjob *job)
+{
+	if (!job->more)
+		job->more = calloc(1, sizeof(*job->more));
+	return job->more;
+}
+
+static unsigned job_nqueue(const struct sjob *job)
+{
+	return job->more ? job->more->nqueue : 0;
+}
+
+static bool job_retrying(const struct sjob *job)
+{
+	return job->more && job->more->retry_timer > 0;
+}
+
+static const char *job_bad(const struct sjob *job)
+{
+	return job->more ? job->more->bad : NULL;
+}
+
+static void job_more_free(struct sjob *job)
+{
+	if (!job->more)
+		return;
+	free(job->more->bad);
+	free(job->more->queue);
+	free(job->more);
+	job->more = NULL;
+}
 
 /* ---- time ---- */
 
@@ -202,6 +278,17 @@ static struct tz_zone *zone_get(struct sched *s, const char *name, char *err,
 
 /* ---- the name index ---- */
 
+static void job_file(struct sched *s, struct sjob *job);
+
+static void job_unfile(struct sched *s, struct sjob *job)
+{
+	if (!job->filed)
+		return;
+	s->by_state[job->filed_state]--;
+	s->failing -= job->filed_failing;
+	job->filed = false;
+}
+
 static uint64_t hash_str(const char *k)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -220,9 +307,14 @@ static struct sjob *job_find(const struct sched *s, const char *name)
 	return j;
 }
 
-static void index_grow(struct sched *s)
+/* Rehashes into at least `want` buckets (a power of two, 1024 or more). */
+static void index_resize(struct sched *s, size_t want)
 {
-	size_t n = s->tab_size ? s->tab_size * 2 : 1024;
+	size_t n = 1024;
+	while (n < want)
+		n *= 2;
+	if (n <= s->tab_size)
+		return;
 	struct sjob **t = calloc(n, sizeof(*t));
 	if (!t)
 		return; /* chains just get longer */
@@ -242,11 +334,13 @@ static void index_grow(struct sched *s)
 static void index_add(struct sched *s, struct sjob *j)
 {
 	if (s->njobs >= s->tab_size)
-		index_grow(s);
+		index_resize(s, s->tab_size * 2);
 	size_t b = hash_str(j->j.name) & (s->tab_size - 1);
 	j->hnext = s->tab[b];
 	s->tab[b] = j;
 	s->njobs++;
+	if (s->started) /* before: sched_start files every job */
+		job_file(s, j);
 }
 
 static void index_del(struct sched *s, struct sjob *j)
@@ -257,7 +351,143 @@ static void index_del(struct sched *s, struct sjob *j)
 	if (*pp) {
 		*pp = j->hnext;
 		s->njobs--;
+		job_unfile(s, j);
 	}
+}
+
+/* ---- shared strings and parsed schedules ----
+ *
+ * A million jobs have a handful of kinds, plugins, zones and schedules:
+ * each job's copies of those strings point at one shared, counted copy,
+ * and a schedule's copy holds its parsed expression, so that jobs with
+ * the same schedule text share one cal_expr (it does not depend on the
+ * zone).  args "{}" is kept as NULL (read as {} everywhere).
+ */
+
+struct istr {
+	struct istr *next;
+	uint64_t hash;
+	unsigned refs;
+	struct cal_expr *expr; /* a schedule's, parsed on first use, or NULL */
+	char s[];
+};
+
+static struct istr *istr_of(const char *p)
+{
+	return (struct istr *)(void *)(p - offsetof(struct istr, s));
+}
+
+static void istr_grow(struct sched *s)
+{
+	size_t n = s->itab_size ? s->itab_size * 2 : 64;
+	struct istr **t = calloc(n, sizeof(*t));
+	if (!t)
+		fatalx("out of memory");
+	for (size_t i = 0; i < s->itab_size; i++)
+		for (struct istr *e = s->itab[i], *nx; e; e = nx) {
+			nx = e->next;
+			e->next = t[e->hash & (n - 1)];
+			t[e->hash & (n - 1)] = e;
+		}
+	free(s->itab);
+	s->itab = t;
+	s->itab_size = n;
+}
+
+/* The shared copy of str, counted once more; NULL stays NULL. */
+static char *istr_get(struct sched *s, const char *str)
+{
+	if (!str)
+		return NULL;
+	uint64_t h = hash_str(str);
+	if (s->nistr >= s->itab_size)
+		istr_grow(s);
+	struct istr **b = &s->itab[h & (s->itab_size - 1)];
+	for (struct istr *e = *b; e; e = e->next)
+		if (e->hash == h && strcmp(e->s, str) == 0) {
+			e->refs++;
+			return e->s;
+		}
+	size_t len = strlen(str) + 1;
+	struct istr *e = malloc(sizeof(*e) + len);
+	if (!e)
+		fatalx("out of memory");
+	*e = (struct istr){ .next = *b, .hash = h, .refs = 1 };
+	memcpy(e->s, str, len);
+	*b = e;
+	s->nistr++;
+	return e->s;
+}
+
+/* Drops a count of a shared string (from istr_get); NULL is ignored. */
+static void istr_put(struct sched *s, const char *p)
+{
+	if (!p)
+		return;
+	struct istr *e = istr_of(p);
+	if (--e->refs)
+		return;
+	struct istr **pp = &s->itab[e->hash & (s->itab_size - 1)];
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	s->nistr--;
+	cal_expr_free(e->expr);
+	free(e);
+}
+
+/* Replaces the malloc'd string *f with its shared copy. */
+static void istr_take(struct sched *s, char **f)
+{
+	char *own = *f;
+	*f = istr_get(s, own);
+	free(own);
+}
+
+/* The job's strings (malloc'd, as the store gives them) become shared. */
+static void job_share_strings(struct sched *s, struct store_job *j)
+{
+	istr_take(s, &j->kind);
+	istr_take(s, &j->plugin);
+	istr_take(s, &j->schedule);
+	istr_take(s, &j->tz);
+	if (j->args_json && strcmp(j->args_json, "{}") == 0) {
+		free(j->args_json);
+		j->args_json = NULL;
+	}
+}
+
+/* Undoes job_share_strings: the shared ones are dropped and NULL. */
+static void job_unshare_strings(struct sched *s, struct store_job *j)
+{
+	istr_put(s, j->kind);
+	istr_put(s, j->plugin);
+	istr_put(s, j->schedule);
+	istr_put(s, j->tz);
+	j->kind = j->plugin = j->schedule = j->tz = NULL;
+}
+
+/* The parsed expression of a shared schedule string (a new reference):
+ * parsed once, then shared.  NULL with a message in err if invalid. */
+static struct cal_expr *istr_expr(const char *schedule, char *err,
+				  size_t errlen)
+{
+	struct istr *e = istr_of(schedule);
+	if (!e->expr && cal_parse(e->s, &e->expr, err, errlen) < 0)
+		return NULL;
+	return cal_expr_ref(e->expr);
+}
+
+/* As istr_expr when the caller already parsed the same text: mine is
+ * kept as the shared one if there is none yet.  Takes mine. */
+static struct cal_expr *istr_expr_adopt(const char *schedule,
+					struct cal_expr *mine)
+{
+	struct istr *e = istr_of(schedule);
+	if (!e->expr && mine)
+		e->expr = cal_expr_ref(mine);
+	cal_expr_free(mine);
+	return e->expr ? cal_expr_ref(e->expr) : NULL;
 }
 
 /* ---- the heap, by due time ---- */
@@ -265,11 +495,13 @@ static void index_del(struct sched *s, struct sjob *j)
 static void heap_set(struct sched *s, size_t i, struct sjob *j)
 {
 	s->heap[i] = j;
-	j->hidx = i;
+	j->hidx = (uint32_t)i;
 }
 
 static void heap_up(struct sched *s, size_t i)
 {
+	if (s->heap_bulk)
+		return;
 	struct sjob *j = s->heap[i];
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -283,6 +515,8 @@ static void heap_up(struct sched *s, size_t i)
 
 static void heap_down(struct sched *s, size_t i)
 {
+	if (s->heap_bulk)
+		return;
 	struct sjob *j = s->heap[i];
 	for (;;) {
 		size_t c = 2 * i + 1;
@@ -301,9 +535,9 @@ static void heap_down(struct sched *s, size_t i)
 static void heap_remove(struct sched *s, struct sjob *j)
 {
 	size_t i = j->hidx;
-	if (i == SIZE_MAX)
+	if (j->hidx == HIDX_NONE)
 		return;
-	j->hidx = SIZE_MAX;
+	j->hidx = HIDX_NONE;
 	struct sjob *last = s->heap[--s->nheap];
 	if (last == j)
 		return;
@@ -312,16 +546,34 @@ static void heap_remove(struct sched *s, struct sjob *j)
 	heap_down(s, last->hidx);
 }
 
+/* Ends a bulk build (heap_up and heap_down did nothing): Floyd's
+ * heapify, O(n) rather than n sift-ups. */
+static void heap_build(struct sched *s)
+{
+	s->heap_bulk = false;
+	for (size_t i = s->nheap / 2; i-- > 0;)
+		heap_down(s, i);
+}
+
+/* Makes room for one more in the job array *v of *cap: doubles it when
+ * full (n == *cap).  0 or -ENOMEM (the array is unchanged). */
+static int jobs_room(struct sjob ***v, size_t n, size_t *cap)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 1024;
+	struct sjob **nv = realloc(*v, c * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 static int heap_insert(struct sched *s, struct sjob *j)
 {
-	if (s->nheap == s->heap_cap) {
-		size_t n = s->heap_cap ? s->heap_cap * 2 : 1024;
-		struct sjob **h = realloc(s->heap, n * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		s->heap = h;
-		s->heap_cap = n;
-	}
+	if (jobs_room(&s->heap, s->nheap, &s->heap_cap) < 0)
+		return -ENOMEM;
 	heap_set(s, s->nheap++, j);
 	heap_up(s, j->hidx);
 	return 0;
@@ -395,11 +647,49 @@ static const char *job_state(const struct sjob *job, const struct sched *s)
 	return store_job_state_names[job_state_of(job, s)];
 }
 
+static bool job_failing(const struct sjob *job)
+{
+	return job->j.last_result == STORE_RESULT_FAILED ||
+	       job->j.last_result == STORE_RESULT_TIMEOUT;
+}
+
+/* Counts the job (it entered the index) under its state as shown now. */
+static void job_file(struct sched *s, struct sjob *job)
+{
+	job->filed_state = (uint8_t)job_state_of(job, s);
+	job->filed_failing = job_failing(job);
+	job->filed = true;
+	s->by_state[job->filed_state]++;
+	s->failing += job->filed_failing;
+}
+
+/* Counts the job again, for an O(1) sched_counts: called after every
+ * change of what job_state_of or job_failing read (the base state,
+ * running, the kinds that are up, the last result).  Jobs out of the
+ * index are not counted. */
+static void job_refile(struct sched *s, struct sjob *job)
+{
+	if (!job->filed)
+		return;
+	job_unfile(s, job);
+	job_file(s, job);
+}
+
+/* Every job again: after the set of kinds that are up changed. */
+static void refile_all(struct sched *s)
+{
+	if (!s->started)
+		return; /* sched_start files them */
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			job_refile(s, j);
+}
+
 /* Why a job has no next run, or NULL when it has one. */
 static const char *next_reason(const struct sjob *job, const struct sched *s)
 {
-	if (job->bad)
-		return job->bad;
+	if (job_bad(job))
+		return job_bad(job);
 	if (job->j.state == STORE_JOB_PAUSED)
 		return "paused";
 	if (job->j.state == STORE_JOB_DONE)
@@ -508,8 +798,9 @@ static struct sjob *job_new(struct sched *s, struct store_job *rec)
 	job->j = *rec;
 	*rec = (struct store_job){ 0 };
 	store_job_init(rec);
+	job_share_strings(s, &job->j);
 	job->s = s;
-	job->hidx = SIZE_MAX;
+	job->hidx = HIDX_NONE;
 	job->refs = 1;
 	job->due = INT64_MAX;
 	return job;
@@ -520,8 +811,8 @@ static void job_unref(struct sjob *job)
 	if (--job->refs)
 		return;
 	cal_expr_free(job->expr);
-	free(job->bad);
-	free(job->queue);
+	job_more_free(job);
+	job_unshare_strings(job->s, &job->j);
 	store_job_clear(&job->j);
 	free(job);
 }
@@ -544,17 +835,22 @@ static void job_compile(struct sched *s, struct sjob *job)
 	char err[CAL_ERR_MAX + 64];
 	cal_expr_free(job->expr);
 	job->expr = NULL;
-	free(job->bad);
-	job->bad = NULL;
+	if (job->more) {
+		free(job->more->bad);
+		job->more->bad = NULL;
+	}
 	job->zone = zone_get(s, job->j.tz, err, sizeof(err));
-	if (job->zone &&
-	    cal_parse(job->j.schedule, &job->expr, err, sizeof(err)) == 0) {
+	if (job->zone && !job->j.schedule)
+		snprintf(err, sizeof(err), "no schedule");
+	else if (job->zone &&
+		 (job->expr = istr_expr(job->j.schedule, err, sizeof(err)))) {
 		job->jitter_usec = jitter_for(&job->j);
 		return;
 	}
 	char msg[sizeof(err) + 32];
 	snprintf(msg, sizeof(msg), "unusable schedule: %s", err);
-	job->bad = strdup(msg);
+	if (job_more(job))
+		job->more->bad = strdup(msg);
 	log_warnx("job %s: %s", job->j.name, msg);
 }
 
@@ -569,15 +865,15 @@ static int64_t job_next_after(const struct sjob *job, int64_t after)
 static void job_queue(struct sched *s, struct sjob *job)
 {
 	bool want = !job->removed && job->j.state == STORE_JOB_ACTIVE &&
-		    job->j.next_usec != STORE_NULL && !job->bad && s->started &&
-		    !s->stopping && kind_up(s, job->j.kind);
+		    job->j.next_usec != STORE_NULL && !job_bad(job) &&
+		    s->started && !s->stopping && kind_up(s, job->j.kind);
 	if (!want) {
 		heap_remove(s, job);
 		job->due = INT64_MAX;
 		return;
 	}
 	int64_t due = job->j.next_usec + job->jitter_usec;
-	if (job->hidx == SIZE_MAX) {
+	if (job->hidx == HIDX_NONE) {
 		job->due = due;
 		if (heap_insert(s, job) < 0)
 			log_warnx("job %s: out of memory, not scheduled",
@@ -599,22 +895,23 @@ static void job_set_next(struct sched *s, struct sjob *job, int64_t after)
 	job_queue(s, job);
 }
 
-static int load_one(void *ctx, struct store_job *rec)
+/* A job as the store gave it, checked; not in the index yet. */
+static struct sjob *load_job(struct sched *s, struct store_job *rec)
 {
-	struct sched *s = ctx;
 	struct sjob *job = job_new(s, rec);
 	if (!job)
-		return -ENOMEM;
+		return NULL;
 	/* args go out as stored: a row edited by hand into bad JSON is
-	 * served as {} and the job is not run. */
-	json_t *args = json_loads(job->j.args_json ? job->j.args_json : "{}",
-				  JSON_DECODE_ANY, NULL);
-	if (!json_is_object(args)) {
+	 * served as {} and the job is not run.  (NULL: {}.) */
+	json_t *args = job->j.args_json ? json_loads(job->j.args_json,
+						     JSON_DECODE_ANY, NULL)
+					: NULL;
+	if (job->j.args_json && !json_is_object(args)) {
 		log_warnx("job %s: its args in the database are not a JSON "
 			  "object; served as {} and not run until edited",
 			  job->j.name);
 		free(job->j.args_json);
-		job->j.args_json = strdup("{}");
+		job->j.args_json = NULL;
 		job->j.state = STORE_JOB_PAUSED;
 	}
 	json_decref(args);
@@ -622,13 +919,42 @@ static int load_one(void *ctx, struct store_job *rec)
 	if (job->j.state == STORE_JOB_RUNNING ||
 	    job->j.state == STORE_JOB_WAITING)
 		job->j.state = STORE_JOB_ACTIVE;
-	index_add(s, job);
+	return job;
+}
+
+struct loading {
+	struct sched *s;
+	struct sjob **v;
+	size_t n, cap;
+};
+
+static int load_one(void *ctx, struct store_job *rec)
+{
+	struct loading *ld = ctx;
+	if (jobs_room(&ld->v, ld->n, &ld->cap) < 0)
+		return -ENOMEM;
+	struct sjob *job = load_job(ld->s, rec);
+	if (!job)
+		return -ENOMEM;
+	ld->v[ld->n++] = job;
 	return 0;
 }
 
+/* The jobs are gathered first, so that the index is sized once. */
 int sched_load(struct sched *s)
 {
-	return store_load_jobs(s->store, load_one, s);
+	struct loading ld = { .s = s };
+	int e = store_load_jobs(s->store, load_one, &ld);
+	if (!e)
+		index_resize(s, s->njobs + ld.n);
+	for (size_t i = 0; i < ld.n; i++) {
+		if (e)
+			job_unref(ld.v[i]);
+		else
+			index_add(s, ld.v[i]);
+	}
+	free(ld.v);
+	return e;
 }
 
 /* ---- the store, for the scheduler's own writes ---- */
@@ -638,7 +964,9 @@ struct sreq {
 	struct sched *s;
 	void (*then)(struct sreq *q, int status);
 	void *ud;
-	struct sjob *job; /* a reference, or NULL */
+	struct sjob *job;  /* a reference, or NULL */
+	struct sreq *next; /* in sched.unwritten */
+	bool again;        /* a write of an unwritten result */
 };
 
 static void sreq_done(struct store_req *req, int status)
@@ -757,8 +1085,21 @@ watcher_fail(struct watcher *w, int status, const char *fmt, ...)
 	free(w);
 }
 
+/* A run is in flight (counted in runs_inflight) from run_new until it is
+ * RP_DONE or freed. */
+static void run_set_phase(struct loopd_run *run, enum run_phase ph)
+{
+	if (run->phase != RP_DONE && ph == RP_DONE)
+		run->s->c.runs_inflight--;
+	run->phase = ph;
+}
+
+static void run_update_detach(struct loopd_run *run);
+
 static void run_free(struct loopd_run *run)
 {
+	run_set_phase(run, RP_DONE);
+	run_update_detach(run);
 	*run->pprev = run->next;
 	if (run->next)
 		run->next->pprev = run->pprev;
@@ -775,13 +1116,39 @@ static void close_timer(struct sched *s, loopd_id *t)
 	*t = 0;
 }
 
+static json_t *run_event_build(const void *arg)
+{
+	return json_pack("{s:o}", "run", sched_run_to_json(arg, false));
+}
+
+static void run_event_drop(void *arg)
+{
+	struct store_run *r = arg;
+	free(r->job);
+	free(r);
+}
+
+/* A run event: its JSON is built only if someone reads it (see
+ * events_emit_lazy); until then a copy of the record (no output) waits
+ * in the ring. */
 static void run_event(struct sched *s, const char *type,
 		      const struct loopd_run *run)
 {
-	if (s->ev)
-		events_emit(s->ev, type,
-			    json_pack("{s:o}", "run",
-				      sched_run_to_json(&run->r, false)));
+	if (!s->ev)
+		return;
+	struct store_run *r = malloc(sizeof(*r));
+	char *job = strdup(run->r.job);
+	if (!r || !job) {
+		free(r);
+		free(job);
+		log_warnx("run %" PRId64 " of %s: out of memory: event %s lost",
+			  run->r.id, run->r.job, type);
+		return;
+	}
+	*r = run->r;
+	r->output = NULL;
+	r->job = job;
+	events_emit_lazy(s->ev, type, run_event_build, run_event_drop, r);
 }
 
 /* Records an occurrence that did not run (missed, skipped). */
@@ -830,6 +1197,7 @@ static struct loopd_run *run_new(struct sched *s, struct sjob *job,
 		s->runs->pprev = &run->next;
 	run->pprev = &s->runs;
 	s->runs = run;
+	s->c.runs_inflight++; /* RP_COMMITTING */
 	return run;
 }
 
@@ -861,7 +1229,7 @@ static void run_record(struct sched *s, struct sjob *job,
 	run->watchers = w;
 	run->r.result = result;
 	run->r.finished_usec = now_usec(s);
-	run->phase = RP_DONE;
+	run_set_phase(run, RP_DONE);
 	result == STORE_RESULT_MISSED ? s->c.missed++ : s->c.skipped++;
 	q->then = run_record_done;
 	q->ud = run;
@@ -872,15 +1240,134 @@ static void run_record(struct sched *s, struct sjob *job,
 	sreq_submit(q);
 }
 
+static void unwritten_fire(loopd_plugin *unused, void *ud)
+{
+	struct sched *s = ud;
+	s->unwritten_timer = 0;
+	sched_write_unwritten(s);
+}
+
+/* Keeps the ended run's result q failed to write, to write it again
+ * when the store may have room: a run is never left `running` in the
+ * history because its end fell on a full disk. */
+static void unwritten_keep(struct sreq *q)
+{
+	struct sched *s = q->s;
+	struct sreq *k = s->nunwritten < UNWRITTEN_MAX
+				 ? sreq_new(s, STORE_RUN_UPDATE, NULL)
+				 : NULL;
+	if (!k) {
+		log_msg(LOGL_ERR, NULL,
+			"run %lld of %s: %s lost: %zu results wait to be written already",
+			(long long)q->req.run.id, q->req.run.job,
+			store_result_names[q->req.run.result], s->nunwritten);
+		return;
+	}
+	k->req.run = q->req.run; /* its strings move to k */
+	q->req.run.job = q->req.run.output = NULL;
+	struct store_run *r = &k->req.run;
+	if (s->unwritten_bytes + r->output_len > UNWRITTEN_OUTPUT) {
+		free(r->output);
+		r->output = NULL;
+		r->output_len = 0;
+	}
+	s->unwritten_bytes += r->output_len;
+	s->nunwritten++;
+	k->then = q->then;
+	k->again = true;
+	k->next = s->unwritten;
+	s->unwritten = k;
+	if (!s->unwritten_timer && !s->stopping) {
+		s->unwritten_timer =
+			loop_timer(s->loop, NULL, UNWRITTEN_RETRY_MS, 0,
+				   unwritten_fire, s);
+		if (s->unwritten_timer > 0)
+			loop_ref(s->loop, NULL, s->unwritten_timer, 0);
+	}
+}
+
+void sched_write_unwritten(struct sched *s)
+{
+	close_timer(s, &s->unwritten_timer);
+	struct sreq *q = s->unwritten;
+	s->unwritten = NULL;
+	s->nunwritten = s->unwritten_bytes = 0;
+	while (q) {
+		struct sreq *next = q->next;
+		q->next = NULL;
+		sreq_submit(q);
+		q = next;
+	}
+}
+
 static void run_update_done(struct sreq *q, int status)
 {
-	log_store_fail("run", q->req.run.job, status);
+	struct loopd_run *run = q->ud;
+	if (run)
+		run->upd = NULL;
+	if (status >= 0 || status == -ECANCELED)
+		return;
+	/* Worth another try only when the disk or memory was short: not
+	 * when the run's row is gone with its job (-ENOENT) or the store
+	 * is degraded. */
+	bool ended = q->req.run.result > STORE_RESULT_RUNNING &&
+		     (status == -ENOSPC || status == -EIO ||
+		      status == -ENOMEM || status == -EBUSY);
+	if (status == -ENOENT) {
+		log_msg(LOGL_DEBUG, NULL, "run %lld of %s: gone with its job",
+			(long long)q->req.run.id, q->req.run.job);
+		return;
+	}
+	if (!q->again) /* said once, not every retry */
+		log_msg(LOGL_ERR, NULL, "run %lld of %s: %s not recorded: %s%s",
+			(long long)q->req.run.id, q->req.run.job,
+			store_result_names[q->req.run.result],
+			strerror(-status),
+			ended ? "; writing it again until the store takes it"
+			      : "");
+	if (ended)
+		unwritten_keep(q);
+}
+
+/* The run's latest update no longer points at it (it is freed, or a newer
+ * update follows). */
+static void run_update_detach(struct loopd_run *run)
+{
+	if (run->upd)
+		run->upd->ud = NULL;
+	run->upd = NULL;
+}
+
+/* Puts the run's current state into q, an update still queued: the
+ * output it holds stays unless the run has a newer one. */
+static void run_req_refresh(struct sreq *q, struct loopd_run *run)
+{
+	struct store_run *d = &q->req.run, *r = &run->r;
+	char *job = d->job, *out = d->output;
+	size_t len = d->output_len;
+	if (r->output) {
+		free(out);
+		out = r->output;
+		len = r->output_len;
+		r->output = NULL;
+	}
+	*d = *r;
+	d->job = job;
+	d->output = out;
+	d->output_len = len;
 }
 
 /* Writes the run's current state (fire and forget: a failure is logged;
- * the batch order keeps the updates of one run in order). */
+ * the batch order keeps the updates of one run in order).  An update of
+ * the run that is still queued (not yet in a batch sent to the lane) is
+ * brought up to date instead: `running` then the result, in one loop
+ * turn, is one write; the commit shows the same run either way. */
 static void run_update(struct sched *s, struct loopd_run *run)
 {
+	if (run->upd && run->upd->req.batch == 0) {
+		run_req_refresh(run->upd, run);
+		return;
+	}
 	struct sreq *q = sreq_new(s, STORE_RUN_UPDATE, NULL);
 	if (!q)
 		return;
@@ -889,6 +1376,9 @@ static void run_update(struct sched *s, struct loopd_run *run)
 		sreq_done(&q->req, -ENOMEM);
 		return;
 	}
+	run_update_detach(run);
+	q->ud = run;
+	run->upd = q;
 	sreq_submit(q);
 }
 
@@ -897,9 +1387,10 @@ static void run_update(struct sched *s, struct loopd_run *run)
 static void retry_fire(loopd_plugin *unused, void *ud)
 {
 	struct sjob *job = ud;
-	job->retry_timer = 0;
-	run_start(job, STORE_TRIGGER_RETRY, job->retry_sched,
-		  job->retry_attempt, NULL, true);
+	struct sjob_more *m = job->more; /* retry_arm made it */
+	m->retry_timer = 0;
+	run_start(job, STORE_TRIGGER_RETRY, m->retry_sched, m->retry_attempt,
+		  NULL, true);
 	job_unref(job);
 }
 
@@ -910,16 +1401,18 @@ static bool retry_arm(struct sched *s, struct sjob *job,
 	enum store_result r = run->r.result;
 	if ((r != STORE_RESULT_FAILED && r != STORE_RESULT_TIMEOUT) ||
 	    run->r.attempt > job->j.retries || job->removed || s->stopping ||
-	    job->retry_timer > 0 || job->j.state == STORE_JOB_PAUSED)
+	    job_retrying(job) || job->j.state == STORE_JOB_PAUSED ||
+	    !job_more(job))
 		return false;
+	struct sjob_more *m = job->more;
 	uint64_t ms = (uint64_t)job->j.retry_backoff_ms;
 	for (int64_t i = 1; i < run->r.attempt && ms < 86400000; i++)
 		ms *= 2;
 	ms = ms > 86400000 ? 86400000 : ms;
-	job->retry_attempt = run->r.attempt + 1;
-	job->retry_sched = now_usec(s) + (int64_t)ms * 1000;
-	job->retry_timer = loop_timer(s->loop, NULL, ms, 0, retry_fire, job);
-	if (job->retry_timer <= 0)
+	m->retry_attempt = (uint32_t)run->r.attempt + 1;
+	m->retry_sched = now_usec(s) + (int64_t)ms * 1000;
+	m->retry_timer = loop_timer(s->loop, NULL, ms, 0, retry_fire, job);
+	if (m->retry_timer <= 0)
 		return false;
 	job->refs++;
 	return true;
@@ -929,17 +1422,21 @@ static bool retry_arm(struct sched *s, struct sjob *job,
 static void job_maybe_done(struct sjob *job)
 {
 	if (job->expr && cal_expr_kind(job->expr) == CAL_AT &&
-	    job->j.next_usec == STORE_NULL && !job->running && !job->nqueue &&
-	    job->retry_timer <= 0 && job->j.state == STORE_JOB_ACTIVE)
+	    job->j.next_usec == STORE_NULL && !job->running &&
+	    !job_nqueue(job) && !job_retrying(job) &&
+	    job->j.state == STORE_JOB_ACTIVE) {
 		job->j.state = STORE_JOB_DONE;
+		job_refile(job->s, job);
+	}
 }
 
 static void queue_pop(struct sched *s, struct sjob *job)
 {
-	if (!job->nqueue || job->running || s->stopping)
+	if (!job_nqueue(job) || job->running || s->stopping)
 		return;
-	struct qent e = job->queue[0];
-	memmove(job->queue, job->queue + 1, --job->nqueue * sizeof(e));
+	struct sjob_more *m = job->more;
+	struct qent e = m->queue[0];
+	memmove(m->queue, m->queue + 1, --m->nqueue * sizeof(e));
 	run_start(job, e.trig, e.sched_usec, e.attempt, e.w, true);
 }
 
@@ -950,7 +1447,7 @@ static void run_end(struct loopd_run *run, enum store_result result,
 	struct sjob *job = run->job;
 	close_timer(s, &run->timeout_timer);
 	close_timer(s, &run->grace_timer);
-	run->phase = RP_DONE;
+	run_set_phase(run, RP_DONE);
 	run->r.result = result;
 	run->r.exit_code = exit_code;
 	run->r.finished_usec = now_usec(s);
@@ -959,6 +1456,7 @@ static void run_end(struct loopd_run *run, enum store_result result,
 	job->j.last_result = result;
 	job->j.last_run = run->r.id;
 	job->j.updated_usec = run->r.finished_usec;
+	job_refile(s, job);
 	run_update(s, run);
 	run_event(s, "run.finished", run);
 	run_notify(run, true);
@@ -1046,7 +1544,7 @@ static void run_stop(struct loopd_run *run, enum stop_why why)
 	struct sched *s = run->s;
 	if (run->phase != RP_RUNNING)
 		return;
-	run->phase = RP_STOPPING;
+	run_set_phase(run, RP_STOPPING);
 	run->why = why;
 	run->grace_timer = loop_timer(s->loop, NULL, s->o.kill_grace_ms, 0,
 				      grace_fire, run);
@@ -1081,13 +1579,14 @@ static void run_committed(struct sreq *q, int status)
 			     job->j.name);
 		run->watchers = NULL;
 		job->running--;
+		job_refile(s, job);
 		run_free(run);
 		queue_pop(s, job);
 		return;
 	}
 	run->r.id = q->req.run.id;
 	struct kind *k = kind_up(s, job->j.kind);
-	run->phase = RP_RUNNING;
+	run_set_phase(run, RP_RUNNING);
 	if (!k || s->stopping || job->removed) {
 		run_set_output(run, NULL, 0, k ? -ESHUTDOWN : -ENOKEY);
 		run_end(run,
@@ -1120,17 +1619,18 @@ static void run_committed(struct sreq *q, int status)
 static bool queue_push(struct sjob *job, enum store_trigger trig, int64_t when,
 		       int64_t attempt, struct watcher *w)
 {
-	if (job->nqueue >= SCHED_CATCHUP_MAX)
+	struct sjob_more *m = job_more(job);
+	if (!m || m->nqueue >= SCHED_CATCHUP_MAX)
 		return false;
-	if (job->nqueue == job->qcap) {
-		unsigned n = job->qcap ? job->qcap * 2 : 4;
-		struct qent *q = realloc(job->queue, n * sizeof(*q));
+	if (m->nqueue == m->qcap) {
+		unsigned n = m->qcap ? m->qcap * 2 : 4;
+		struct qent *q = realloc(m->queue, n * sizeof(*q));
 		if (!q)
 			return false;
-		job->queue = q;
-		job->qcap = n;
+		m->queue = q;
+		m->qcap = n;
 	}
-	job->queue[job->nqueue++] = (struct qent){ when, trig, attempt, w };
+	m->queue[m->nqueue++] = (struct qent){ when, trig, attempt, w };
 	return true;
 }
 
@@ -1200,6 +1700,7 @@ static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
 	run->r.started_usec = now_usec(s);
 	run->r.result = STORE_RESULT_STARTING;
 	job->running++;
+	job_refile(s, job);
 	job->j.last_usec = run->r.started_usec;
 	q->then = run_committed;
 	q->ud = run;
@@ -1393,9 +1894,12 @@ void sched_start(struct sched *s)
 	if (!s->o.no_clock_watch)
 		clock_watch(s);
 	s->in_wake = true;
+	s->heap_bulk = true;
 	for (size_t b = 0; b < s->tab_size; b++) {
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
 			job_compile(s, j);
+			if (!j->filed)
+				job_file(s, j);
 			if (j->j.state != STORE_JOB_ACTIVE)
 				continue;
 			if (j->expr && cal_expr_at_reboot(j->expr))
@@ -1407,11 +1911,29 @@ void sched_start(struct sched *s)
 				job_queue(s, j);
 		}
 	}
+	heap_build(s);
 	s->in_wake = false;
 	arm(s);
 }
 
 /* ---- stopping ---- */
+
+/* The job's retry (its timer) and queued runs go; a client waiting for
+ * a queued run is told why (err, the job's name then why). */
+static void job_drop_pending(struct sched *s, struct sjob *job, int err,
+			     const char *why)
+{
+	struct sjob_more *m = job->more;
+	if (!m)
+		return;
+	if (m->retry_timer > 0) {
+		close_timer(s, &m->retry_timer);
+		job_unref(job); /* the timer's: the caller holds one more */
+	}
+	for (unsigned i = 0; i < m->nqueue; i++)
+		watcher_fail(m->queue[i].w, err, "%s%s", job->j.name, why);
+	m->nqueue = 0;
+}
 
 void sched_stop_starting(struct sched *s)
 {
@@ -1420,27 +1942,15 @@ void sched_stop_starting(struct sched *s)
 	if (s->tfd_watch > 0)
 		loop_close(s->loop, NULL, s->tfd_watch, NULL);
 	s->tfd_watch = 0;
-	for (size_t b = 0; b < s->tab_size; b++) {
-		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
-			if (j->retry_timer > 0) {
-				close_timer(s, &j->retry_timer);
-				job_unref(j);
-			}
-			for (unsigned i = 0; i < j->nqueue; i++)
-				watcher_fail(j->queue[i].w, -ESHUTDOWN,
-					     "%s: loopd is stopping",
-					     j->j.name);
-			j->nqueue = 0;
-		}
-	}
+	for (size_t b = 0; b < s->tab_size; b++)
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
+			job_drop_pending(s, j, -ESHUTDOWN,
+					 ": loopd is stopping");
 }
 
 unsigned sched_running(const struct sched *s)
 {
-	unsigned n = 0;
-	for (struct loopd_run *r = s->runs; r; r = r->next)
-		n += r->phase != RP_DONE;
-	return n;
+	return (unsigned)s->c.runs_inflight;
 }
 
 void sched_interrupt_all(struct sched *s)
@@ -1457,6 +1967,7 @@ void sched_plugin_up(struct sched *s, loopd_plugin *p)
 		if (k->p == p && !k->up)
 			any = k->up = true;
 	s->kind_gen++;
+	refile_all(s);
 	if (s->ev)
 		events_emit(s->ev, "plugin.loaded",
 			    json_pack("{s:s, s:o}", "plugin", p->name, "kinds",
@@ -1493,6 +2004,7 @@ void sched_plugin_down(struct sched *s, loopd_plugin *p)
 		k->next = s->dead_kinds;
 		s->dead_kinds = k;
 	}
+	refile_all(s);
 	for (struct loopd_run *r = s->runs, *nx; r; r = nx) {
 		nx = r->next;
 		if (r->p == p)
@@ -1501,7 +2013,7 @@ void sched_plugin_down(struct sched *s, loopd_plugin *p)
 	/* Their jobs leave the heap: they wait for the plugin. */
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
-			if (j->hidx != SIZE_MAX && !kind_up(s, j->j.kind))
+			if (j->hidx != HIDX_NONE && !kind_up(s, j->j.kind))
 				job_queue(s, j);
 }
 
@@ -1593,8 +2105,18 @@ void sched_free(struct sched *s)
 			j->removed = true;
 			job_unref(j);
 		}
+	close_timer(s, &s->unwritten_timer);
+	for (struct sreq *q = s->unwritten, *nx; q; q = nx) {
+		nx = q->next;
+		log_msg(LOGL_ERR, NULL, "run %lld of %s: %s lost at exit",
+			(long long)q->req.run.id, q->req.run.job,
+			store_result_names[q->req.run.result]);
+		q->then = NULL;
+		sreq_done(&q->req, -ECANCELED);
+	}
 	if (s->tfd >= 0)
 		close(s->tfd);
+	free(s->itab); /* empty: every job dropped its strings */
 	for (size_t i = 0; i < s->nzones; i++) {
 		free(s->zones[i].name);
 		tz_zone_unref(s->zones[i].z);
@@ -1649,26 +2171,40 @@ void sched_job_list(struct sched *s, const char *state, const char *kind,
 	free(v);
 }
 
-void sched_counts(const struct sched *s, struct sched_counts *out)
+static void counts_fill(const struct sched *s, const uint64_t *by,
+			uint64_t failing, struct sched_counts *out)
 {
-	uint64_t by[STORE_JOB_STATE_COUNT] = { 0 };
 	*out = s->c;
 	out->total = s->njobs;
-	out->failing = 0;
-	for (size_t b = 0; b < s->tab_size; b++) {
-		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
-			by[job_state_of(j, s)]++;
-			out->failing +=
-				j->j.last_result == STORE_RESULT_FAILED ||
-				j->j.last_result == STORE_RESULT_TIMEOUT;
-		}
-	}
+	out->failing = failing;
 	out->active = by[STORE_JOB_ACTIVE];
 	out->paused = by[STORE_JOB_PAUSED];
 	out->running = by[STORE_JOB_RUNNING];
 	out->waiting = by[STORE_JOB_WAITING];
 	out->done = by[STORE_JOB_DONE];
-	out->runs_inflight = sched_running(s);
+}
+
+void sched_counts(const struct sched *s, struct sched_counts *out)
+{
+	if (!s->started) /* the jobs are filed by sched_start */
+		sched_counts_recount(s, out);
+	else
+		counts_fill(s, s->by_state, s->failing, out);
+}
+
+void sched_counts_recount(const struct sched *s, struct sched_counts *out)
+{
+	uint64_t by[STORE_JOB_STATE_COUNT] = { 0 }, failing = 0;
+	for (size_t b = 0; b < s->tab_size; b++) {
+		for (struct sjob *j = s->tab[b]; j; j = j->hnext) {
+			by[job_state_of(j, s)]++;
+			failing += job_failing(j);
+		}
+	}
+	counts_fill(s, by, failing, out);
+	out->runs_inflight = 0;
+	for (struct loopd_run *r = s->runs; r; r = r->next)
+		out->runs_inflight += r->phase != RP_DONE;
 }
 
 /* ---- client writes ---- */
@@ -1895,18 +2431,16 @@ static void storage_fail(struct sched_result *res, int status, const char *name)
 static void job_take_settings(struct sjob *job, struct store_job *rec)
 {
 	struct store_job *j = &job->j;
-#define TAKE(f)                \
-	do {                   \
-		free(j->f);    \
-		j->f = rec->f; \
-		rec->f = NULL; \
-	} while (0)
-	TAKE(kind);
-	TAKE(plugin);
-	TAKE(schedule);
-	TAKE(tz);
-	TAKE(args_json);
-#undef TAKE
+	job_unshare_strings(job->s, j);
+	free(j->args_json);
+	j->kind = rec->kind;
+	j->plugin = rec->plugin;
+	j->schedule = rec->schedule;
+	j->tz = rec->tz;
+	j->args_json = rec->args_json;
+	rec->kind = rec->plugin = rec->schedule = rec->tz = NULL;
+	rec->args_json = NULL;
+	job_share_strings(job->s, j);
 	job->kind_gen = job->s->kind_gen + 1; /* the kind may have changed */
 	j->state = rec->state;
 	j->overlap = rec->overlap;
@@ -1941,7 +2475,7 @@ static void add_done(struct sreq *q, int status)
 	} else {
 		index_add(s, job);
 		char err[CAL_ERR_MAX];
-		job->expr = c->expr;
+		job->expr = istr_expr_adopt(job->j.schedule, c->expr);
 		c->expr = NULL;
 		job->zone = zone_get(s, job->j.tz, err, sizeof(err));
 		job->jitter_usec = jitter_for(&job->j);
@@ -2073,12 +2607,13 @@ static void update_done(struct sreq *q, int status)
 		char err[CAL_ERR_MAX];
 		job_take_settings(job, &q->req.job);
 		cal_expr_free(job->expr);
-		job->expr = c->expr;
+		job->expr = istr_expr_adopt(job->j.schedule, c->expr);
 		c->expr = NULL;
 		job->zone = zone_get(s, job->j.tz, err, sizeof(err));
 		job->jitter_usec = jitter_for(&job->j);
 		if (c->op == STORE_JOB_UPDATE && job->j.state == STORE_JOB_DONE)
 			job->j.state = STORE_JOB_ACTIVE;
+		job_refile(s, job);
 		job_queue(s, job);
 		job_event(s, "job.changed", job);
 		res.job = job_json(s, job);
@@ -2207,14 +2742,7 @@ static void remove_done(struct sreq *q, int status)
 		job->removed = true;
 		heap_remove(s, job);
 		index_del(s, job);
-		if (job->retry_timer > 0) {
-			close_timer(s, &job->retry_timer);
-			job_unref(job);
-		}
-		for (unsigned i = 0; i < job->nqueue; i++)
-			watcher_fail(job->queue[i].w, -ENOENT, "%s was removed",
-				     job->j.name);
-		job->nqueue = 0;
+		job_drop_pending(s, job, -ENOENT, " was removed");
 		stop_job_runs(s, job, STOP_REPLACE);
 		job_unref(job); /* the index's reference */
 		res.job = json_object();
@@ -2280,10 +2808,10 @@ static struct watcher *find_watcher(struct sched *s, uint64_t token)
 			return r->watchers;
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
-			for (unsigned i = 0; i < j->nqueue; i++)
-				if (j->queue[i].w &&
-				    j->queue[i].w->token == token)
-					return j->queue[i].w;
+			for (unsigned i = 0; i < job_nqueue(j); i++)
+				if (j->more->queue[i].w &&
+				    j->more->queue[i].w->token == token)
+					return j->more->queue[i].w;
 	return NULL;
 }
 

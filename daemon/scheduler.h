@@ -68,6 +68,11 @@ unsigned sched_running(const struct sched *s);
  * the host finishes those still running as `interrupted`. */
 void sched_interrupt_all(struct sched *s);
 
+/* Submits again the results of ended runs that the store failed to
+ * write (they are also retried every few seconds on their own); the
+ * stop calls it before the final commit. */
+void sched_write_unwritten(struct sched *s);
+
 /* ---- the plugin side (host.c) ---- */
 
 /* During p's init only.  0, -EEXIST (a kind of that name exists),
@@ -147,7 +152,13 @@ struct sched_counts {
 	uint64_t runs_inflight, runs_started, runs_finished;
 	uint64_t missed, skipped, clock_steps;
 };
+/* O(1) once sched_start ran: the job counts are kept at every change of
+ * a job's state (before, between sched_load and sched_start, it walks
+ * the jobs). */
 void sched_counts(const struct sched *s, struct sched_counts *out);
+/* Tests: the same by walking every job and run, O(jobs + runs);
+ * sched_counts must always agree with it. */
+void sched_counts_recount(const struct sched *s, struct sched_counts *out);
 /* The kinds, for plugins.List: a JSON array of names of p's kinds. */
 json_t *sched_plugin_kinds(const struct sched *s, const loopd_plugin *p);
 

@@ -307,6 +307,7 @@ enum stmt {
 	ST_RUN_UPDATE,
 	ST_OUTPUT_PUT,
 	ST_PRUNE_JOB,
+	ST_PRUNE_JOB_AGE,
 	ST_PRUNE_ALL,
 	ST_RUN_GET,
 	ST_RUN_LIST,
@@ -361,12 +362,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO outputs (run_id, data) VALUES (?1, ?2) "
 		"ON CONFLICT (run_id) DO UPDATE SET data = excluded.data",
 	/* The newest ?2 runs of the job stay (unfinished ones are never
-	 * pruned, but count), and none finished before ?3. */
+	 * pruned, but count): a range of runs_job, empty (a seek, not a walk
+	 * of the job's runs) when the job has ?2 or fewer. */
 	[ST_PRUNE_JOB] =
-		"DELETE FROM runs AS r WHERE r.job_id = ?1 AND " FINISHED
-		" AND (r.id <= coalesce((SELECT id FROM runs WHERE "
-		"job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2), -1) "
-		"OR r.finished_usec < ?3)",
+		"DELETE FROM runs AS r WHERE r.job_id = ?1 AND r.id <= "
+		"(SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC "
+		"LIMIT 1 OFFSET ?2) AND " FINISHED,
+	/* And none finished before ?2 (when an age limit is set). */
+	[ST_PRUNE_JOB_AGE] = "DELETE FROM runs AS r WHERE r.job_id = ?1 AND "
+			     "r.finished_usec < ?2 AND " FINISHED,
 	[ST_PRUNE_ALL] = "DELETE FROM runs AS r WHERE " FINISHED " AND "
 			 "(r.finished_usec < ?2 OR r.id IN (SELECT id FROM "
 			 "(SELECT id, row_number() OVER (PARTITION BY job_id "
@@ -785,8 +789,13 @@ static int prune_job(struct store *s, int64_t job_id)
 	sqlite3_stmt *st = s->st[ST_PRUNE_JOB];
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, keep_count(s));
-	sqlite3_bind_int64(st, 3, age_cutoff(s));
-	return exec_write(s, ST_PRUNE_JOB, NULL);
+	int e = exec_write(s, ST_PRUNE_JOB, NULL);
+	if (e || s->opts.runs_max_age_usec <= 0)
+		return e;
+	st = s->st[ST_PRUNE_JOB_AGE];
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, age_cutoff(s));
+	return exec_write(s, ST_PRUNE_JOB_AGE, NULL);
 }
 
 static void bind_run_insert(sqlite3_stmt *st, const struct store_run *r,
@@ -955,7 +964,10 @@ static bool is_write(enum store_op op)
  * Writes of more than one statement run in a savepoint, so that a failure
  * halfway undoes the first half.  A single statement needs none: SQLite
  * undoes a failed statement by itself, and a savepoint pair costs as much
- * as a small insert.
+ * as a small insert.  A run's write is two statements that can fail on
+ * their own only when it carries output (the run's row, then the output
+ * row, which may be too big); its prune fails only as the whole batch
+ * does.
  */
 static const bool op_multi[STORE_OP_COUNT] = {
 	[STORE_RUN_ADD] = true,
@@ -965,7 +977,7 @@ static const bool op_multi[STORE_OP_COUNT] = {
 static int write_one(struct store *s, struct store_req *r)
 {
 	int rc;
-	if (!op_multi[r->op])
+	if (!op_multi[r->op] || !r->run.output)
 		return op_table[r->op](s, r);
 	if ((rc = step_done(s->st[ST_SAVEPOINT])) != SQLITE_OK)
 		return op_fail(s, rc);
@@ -1845,11 +1857,22 @@ int store_open(struct store **out, struct loop *l, const char *path,
 	return 0;
 }
 
-int store_load_jobs(struct store *s, store_job_fn fn, void *ctx)
+/*
+ * In table order (no ORDER BY: the scheduler indexes by hash, and a walk
+ * of the name index into the table costs a random read per row).  The
+ * walk reads the whole table once: it is not left in the writer's page
+ * cache (64 MiB, meant for the runs), which would hold a copy of the jobs
+ * next to the scheduler's.
+ */
+static int load_rows(struct store *s, store_job_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[ST_JOB_LIST];
+	sqlite3_stmt *st;
 	struct store_job j;
-	int rc = SQLITE_DONE, e = 0;
+	int e = 0;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT " JOB_COLS " FROM jobs", -1,
+				    &st, NULL);
+	if (rc)
+		return err_of(rc);
 	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((e = job_from_row(st, &j)) < 0)
 			break;
@@ -1858,8 +1881,24 @@ int store_load_jobs(struct store *s, store_job_fn fn, void *ctx)
 	}
 	if (!e && rc != SQLITE_DONE)
 		e = err_of(rc);
-	finish_stmt(st);
+	sqlite3_finalize(st);
 	return e;
+}
+
+int store_load_jobs(struct store *s, store_job_fn fn, void *ctx)
+{
+	int64_t cache = 0;
+	char sql[64]; /* a pragma takes no parameters */
+	int rc = query_i64(s->db, "PRAGMA cache_size", &cache);
+	if (!rc)
+		rc = exec_i64(s->db, "PRAGMA cache_size = -2048", 0);
+	if (rc)
+		return err_of(rc);
+	int e = load_rows(s, fn, ctx);
+	sqlite3_db_release_memory(s->db);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = %" PRId64, cache);
+	rc = exec_i64(s->db, sql, 0);
+	return e ? e : rc ? err_of(rc) : 0;
 }
 
 int64_t store_mark_interrupted(struct store *s, int64_t now_usec)

@@ -225,9 +225,9 @@ int store_open(struct store **out, struct loop *l, const char *path,
 int store_exit_status(int err);
 void store_info(const struct store *s, struct store_info *out);
 
-/* Called once per job, in name order.  The callback may move *job's
- * strings into its own storage (and NULL them); what is left is freed.
- * A non-zero return stops the walk and is returned. */
+/* Called once per job, in no particular order.  The callback may move
+ * *job's strings into its own storage (and NULL them); what is left is
+ * freed.  A non-zero return stops the walk and is returned. */
 typedef int (*store_job_fn)(void *ctx, struct store_job *job);
 /* Main thread, before loop_run.  0, the callback's value, or -errno. */
 int store_load_jobs(struct store *s, store_job_fn fn, void *ctx);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +28,7 @@
 #include "plugin.h"
 #include "scheduler.h"
 #include "store.h"
+#include "testseed.h"
 
 #define T0   1794988000000000LL /* 2026-11-18 07:46:40 UTC */
 #define MIN  (60 * 1000000LL)
@@ -42,7 +44,7 @@ static int64_t clock_now;
 
 /* ---- the test kind: records its runs; the test finishes them ---- */
 
-#define MAX_RUNS 256
+#define MAX_RUNS 4096
 static loopd_run *started[MAX_RUNS];
 static uint64_t started_ms[MAX_RUNS], finished_ms[MAX_RUNS]; /* loop time */
 static bool finished[MAX_RUNS]; /* by the test kind: the pointer is gone */
@@ -628,6 +630,285 @@ static void test_jitter_fixed(void **state)
 	runs_free(&r);
 }
 
+/* ---- run events: built only when read ---- */
+
+static json_t *seen_events;
+
+static void collect(void *ud, json_t *e)
+{
+	json_array_append(seen_events, e);
+}
+
+static void check_run_event(json_t *e, const char *type, const char *result)
+{
+	json_t *run = json_object_get(e, "run");
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+			    type);
+	assert_true(json_integer_value(json_object_get(e, "time_usec")) > 0);
+	assert_string_equal(json_string_value(json_object_get(run, "job")),
+			    "ev");
+	assert_string_equal(json_string_value(json_object_get(run, "result")),
+			    result);
+	assert_true(json_integer_value(json_object_get(run, "id")) > 0);
+}
+
+/* Run events emitted with nobody subscribed are built on replay, the
+ * same as those a live subscriber gets at once. */
+static void test_run_events_replayed(void **state)
+{
+	finish_at_once = true;
+	uint64_t since = events_seq(EV);
+	assert_int_equal(add("{\"name\":\"ev\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	step(MIN); /* nobody subscribed: kept unbuilt */
+	seen_events = json_array();
+	uint64_t tok = events_subscribe(EV, collect, NULL);
+	step(MIN); /* a subscriber: built at once */
+	events_unsubscribe(EV, tok);
+	assert_int_equal(json_array_size(seen_events), 2);
+	check_run_event(json_array_get(seen_events, 0), "run.started",
+			"running");
+	check_run_event(json_array_get(seen_events, 1), "run.finished", "ok");
+	json_array_clear(seen_events);
+	assert_int_equal(events_replay(EV, since, collect, NULL), 5);
+	/* job.added, then the first run's two events, then the second's. */
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(seen_events, 0), "type")),
+			    "job.added");
+	check_run_event(json_array_get(seen_events, 1), "run.started",
+			"running");
+	check_run_event(json_array_get(seen_events, 2), "run.finished", "ok");
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(
+			json_integer_value(json_object_get(
+				json_array_get(seen_events, i), "seq")),
+			since + 1 + i);
+	json_decref(seen_events);
+}
+
+/* ---- sched_counts against a full recount ---- */
+
+#define NCJ 12
+static bool cj_exists[NCJ];
+
+/* sched_counts (kept at each change) and the walk over every job agree. */
+static void counts_agree(unsigned op, const char *what)
+{
+	struct sched_counts a, b;
+	sched_counts(S, &a);
+	sched_counts_recount(S, &b);
+	const uint64_t *pa = &a.total, *pb = &b.total;
+	static const char *const names[] = { "total",   "active",
+					     "paused",  "running",
+					     "waiting", "done",
+					     "failing", "runs_inflight" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (pa[i] != pb[i])
+			fail_msg("after op %u (%s): %s is %" PRIu64
+				 ", a recount says %" PRIu64,
+				 op, what, names[i], pa[i], pb[i]);
+}
+
+static void wait_answer(void)
+{
+	while (!answered)
+		loop_run_once(L);
+	settle();
+}
+
+static void op_add(unsigned i)
+{
+	char json[256], at[32];
+	time_t t = (time_t)(clock_now / 1000000 + 60 + (int64_t)(rng() % 240));
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(at, sizeof(at), "at %Y-%m-%dT%H:%M:%SZ", &tm);
+	static const char *const sch[] = { "every 1m", "every 3m",
+					   "*/2 * * * *", NULL };
+	const char *sc = sch[rng() % 4];
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"c%u\",\"kind\":\"t\",\"schedule\":\"%s\","
+		 "\"overlap\":\"%s\",\"retries\":%u,"
+		 "\"retry_backoff_ms\":60000}",
+		 i, sc ? sc : at, rng() % 2 ? "allow" : "skip",
+		 (unsigned)(rng() % 2));
+	if (add(json) == 0)
+		cj_exists[i] = true;
+}
+
+static void op_pause(unsigned i)
+{
+	char name[8];
+	snprintf(name, sizeof(name), "c%u", i);
+	answered = false;
+	sched_job_pause(S, name, rng() % 2, done_cb, NULL);
+	wait_answer();
+}
+
+static void op_remove(unsigned i)
+{
+	char name[8];
+	snprintf(name, sizeof(name), "c%u", i);
+	answered = false;
+	sched_job_remove(S, name, done_cb, NULL);
+	wait_answer();
+	cj_exists[i] = false;
+}
+
+static void op_trigger(unsigned i)
+{
+	char name[8];
+	snprintf(name, sizeof(name), "c%u", i);
+	answered = false;
+	if (sched_job_trigger(S, name, done_cb, NULL, NULL))
+		wait_answer();
+	settle();
+}
+
+/* A run the test kind still holds ends: ok or failed. */
+static void op_finish(void)
+{
+	unsigned open = 0;
+	for (unsigned i = 0; i < nstarted; i++)
+		open += !finished[i];
+	if (!open)
+		return;
+	unsigned pick = (unsigned)(rng() % open);
+	for (unsigned i = 0; i < nstarted; i++)
+		if (!finished[i] && pick-- == 0) {
+			tfinish(i, rng() % 2 ? 1 : 0, NULL);
+			break;
+		}
+	settle();
+}
+
+/* The plugin goes (its jobs wait, its runs are interrupted) and comes
+ * back. */
+static void op_plugin_cycle(unsigned op)
+{
+	sched_plugin_down(S, P);
+	settle();
+	counts_agree(op, "plugin down");
+	sched_plugin_gone(S, P);
+	for (unsigned i = 0; i < nstarted; i++)
+		finished[i] = true; /* the run pointers are gone */
+	counts_agree(op, "plugin gone");
+	assert_int_equal(sched_add_kind(S, P, &kind), 0);
+	sched_plugin_up(S, P);
+	settle();
+}
+
+/* The operations, each done on job c<i> (or the whole scheduler), as a
+ * table of weights out of 100. */
+static const char *do_add_or_trigger(unsigned i, unsigned op)
+{
+	if (!cj_exists[i]) {
+		op_add(i);
+		return "add";
+	}
+	op_trigger(i);
+	return "trigger";
+}
+
+static const char *do_remove(unsigned i, unsigned op)
+{
+	op_remove(i);
+	return "remove";
+}
+
+static const char *do_pause(unsigned i, unsigned op)
+{
+	op_pause(i);
+	return "pause/resume";
+}
+
+static const char *do_finish(unsigned i, unsigned op)
+{
+	op_finish();
+	return "finish";
+}
+
+static const char *do_step(unsigned i, unsigned op)
+{
+	step((int64_t)(1 + rng() % 3) * MIN);
+	return "clock step";
+}
+
+static const char *do_plugin_cycle(unsigned i, unsigned op)
+{
+	op_plugin_cycle(op);
+	return "plugin cycle";
+}
+
+static const struct {
+	unsigned weight;
+	const char *(*fn)(unsigned i, unsigned op);
+} ops[] = {
+	{ 25, do_add_or_trigger }, { 10, do_remove }, { 15, do_pause },
+	{ 30, do_finish },         { 17, do_step },   { 3, do_plugin_cycle },
+};
+
+static const char *random_op(unsigned op)
+{
+	unsigned i = (unsigned)(rng() % NCJ), r = (unsigned)(rng() % 100);
+	size_t k = 0;
+	while (r >= ops[k].weight) /* the weights add up to 100 */
+		r -= ops[k++].weight;
+	return ops[k].fn(i, op);
+}
+
+/* A seeded random sequence of adds, removes, pauses, runs (manual and
+ * scheduled), failures and plugin cycles: after each, sched_counts must
+ * equal a full recount. */
+static void test_counts_kept(void **state)
+{
+	rng_state = test_seed_pick();
+	memset(cj_exists, 0, sizeof(cj_exists));
+	bool seen_fail = false, seen_run = false;
+	for (unsigned op = 0; op < 600; op++) {
+		const char *what = random_op(op);
+		counts_agree(op, what);
+		struct sched_counts c;
+		sched_counts(S, &c);
+		seen_fail |= c.failing > 0;
+		seen_run |= c.running > 0 && c.runs_inflight > 0;
+	}
+	assert_true(seen_fail && seen_run);
+	finish_all(0);
+	counts_agree(600, "finish all");
+}
+
+/* A run whose `starting` record cannot be written (its job's row went
+ * from under the scheduler) leaves the counts as they were. */
+static void test_counts_failed_record(void **state)
+{
+	struct store_req del;
+	assert_int_equal(add("{\"name\":\"gone\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1h\"}"),
+			 0);
+	store_req_init(&del, STORE_JOB_DELETE);
+	del.job.name = strdup("gone");
+	del.done = runs_done;
+	answered = false;
+	assert_int_equal(store_submit(ST, &del), 0);
+	while (!answered)
+		loop_run_once(L);
+	store_req_clear(&del);
+	answered = false;
+	sched_job_trigger(S, "gone", done_cb, NULL, NULL);
+	while (!answered)
+		loop_run_once(L);
+	settle();
+	assert_true(last.status < 0); /* the run was not recorded */
+	assert_int_equal(nstarted, 0);
+	counts_agree(0, "a run that could not be recorded");
+	struct sched_counts c;
+	sched_counts(S, &c);
+	assert_int_equal(c.running, 0);
+	assert_int_equal(c.active, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +930,9 @@ int main(void)
 		T(test_add_errors_and_retry),
 		T(test_waiting_for_plugin),
 		T(test_jitter_fixed),
+		T(test_counts_kept),
+		T(test_counts_failed_record),
+		T(test_run_events_replayed),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
