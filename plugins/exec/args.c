@@ -13,32 +13,15 @@
 
 #include <jansson.h>
 
+#include "../common/jargs.h"
 #include "args.h"
 
 #define KEYS_TEXT "command, argv, env, cwd and user"
 
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 void exec_spec_free(struct exec_spec *s)
 {
-	for (size_t i = 0; s->argv && s->argv[i]; i++)
-		free(s->argv[i]);
-	for (size_t i = 0; s->env && s->env[i]; i++)
-		free(s->env[i]);
-	free(s->argv);
-	free(s->env);
+	jargs_strv_free(s->argv);
+	jargs_strv_free(s->env);
 	free(s->cwd);
 	free(s->user);
 	*s = (struct exec_spec){ 0 };
@@ -66,9 +49,9 @@ static int parse_command(json_t *v, struct exec_spec *s, char *err,
 			 size_t errlen)
 {
 	if (!json_is_string(v))
-		return refuse(err, errlen, "args.command: not a string");
+		return jargs_refuse(err, errlen, "args.command: not a string");
 	if (!*json_string_value(v))
-		return refuse(err, errlen, "args.command: empty");
+		return jargs_refuse(err, errlen, "args.command: empty");
 	s->shell = true;
 	if (!(s->argv = vec_new(3)) || !(s->argv[0] = strdup("/bin/sh")) ||
 	    !(s->argv[1] = strdup("-c")) ||
@@ -79,25 +62,14 @@ static int parse_command(json_t *v, struct exec_spec *s, char *err,
 
 static int parse_argv(json_t *v, struct exec_spec *s, char *err, size_t errlen)
 {
-	size_t i, n = json_is_array(v) ? json_array_size(v) : 0;
-	json_t *a;
-	if (!json_is_array(v))
-		return refuse(err, errlen, "args.argv: not an array");
-	if (!n)
-		return refuse(
-			err, errlen,
-			"args.argv: empty; it needs at least the program to run");
-	json_array_foreach(v, i, a) if (!json_is_string(a)) return refuse(
-		err, errlen, "args.argv[%zu]: not a string", i);
-	if (!*json_string_value(json_array_get(v, 0)))
-		return refuse(
+	int r = jargs_strv(v, "argv", "an array",
+			   "it needs at least the program to run", &s->argv,
+			   err, errlen);
+	if (!r && !*s->argv[0])
+		return jargs_refuse(
 			err, errlen,
 			"args.argv[0]: empty; it names the program to run");
-	if (!(s->argv = vec_new(n)))
-		return -ENOMEM;
-	json_array_foreach(v, i, a) if (!(s->argv[i] = strdup(json_string_value(
-						  a)))) return -ENOMEM;
-	return 0;
+	return r;
 }
 
 static int parse_env(json_t *v, struct exec_spec *s, char *err, size_t errlen)
@@ -106,18 +78,19 @@ static int parse_env(json_t *v, struct exec_spec *s, char *err, size_t errlen)
 	json_t *a;
 	size_t i = 0;
 	if (!json_is_object(v))
-		return refuse(err, errlen,
-			      "args.env: not an object of NAME: \"value\"");
+		return jargs_refuse(
+			err, errlen,
+			"args.env: not an object of NAME: \"value\"");
 	json_object_foreach(v, k, a)
 	{
 		if (!env_name_ok(k))
-			return refuse(
+			return jargs_refuse(
 				err, errlen,
 				"args.env: \"%s\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
 				k);
 		if (!json_is_string(a))
-			return refuse(err, errlen, "args.env.%s: not a string",
-				      k);
+			return jargs_refuse(err, errlen,
+					    "args.env.%s: not a string", k);
 	}
 	if (!(s->env = vec_new(json_object_size(v))))
 		return -ENOMEM;
@@ -137,16 +110,11 @@ static int parse_env(json_t *v, struct exec_spec *s, char *err, size_t errlen)
 
 static int parse_cwd(json_t *v, struct exec_spec *s, char *err, size_t errlen)
 {
-	if (!json_is_string(v))
-		return refuse(err, errlen, "args.cwd: not a string");
-	if (json_string_value(v)[0] != '/')
-		return refuse(err, errlen,
-			      "args.cwd: \"%s\" is not an absolute path",
-			      json_string_value(v));
-	if (strlen(json_string_value(v)) >= PATH_MAX)
-		return refuse(err, errlen, "args.cwd: longer than %d bytes",
-			      PATH_MAX - 1);
-	return (s->cwd = strdup(json_string_value(v))) ? 0 : -ENOMEM;
+	const char *cwd = NULL;
+	int r = jargs_abspath(v, "cwd", &cwd, err, errlen);
+	if (r < 0)
+		return r;
+	return (s->cwd = strdup(cwd)) ? 0 : -ENOMEM;
 }
 
 /* A uid is 0 to 2^32 - 2: (uid_t)-1 means "no change" to setresuid. */
@@ -161,33 +129,34 @@ static int parse_user(json_t *v, bool as_root, struct exec_spec *s, char *err,
 	const char *str = json_is_string(v) ? json_string_value(v) : NULL;
 	char *end;
 	if (!json_is_integer(v) && !str)
-		return refuse(err, errlen,
-			      "args.user: not a user name or a uid");
+		return jargs_refuse(err, errlen,
+				    "args.user: not a user name or a uid");
 	if (!as_root)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args.user: loopd does not run as root, so it cannot run a job as another user; leave user out to run it as loopd's own user");
 	if (json_is_integer(v)) {
 		if (!uid_ok(json_integer_value(v)))
-			return refuse(err, errlen,
-				      "args.user: %" JSON_INTEGER_FORMAT
-				      " is not a uid",
-				      json_integer_value(v));
+			return jargs_refuse(err, errlen,
+					    "args.user: %" JSON_INTEGER_FORMAT
+					    " is not a uid",
+					    json_integer_value(v));
 		s->uid = (uid_t)json_integer_value(v);
 		s->has_uid = true;
 		return 0;
 	}
 	if (!*str || strpbrk(str, ":/\n"))
-		return refuse(err, errlen,
-			      "args.user: \"%s\" is not a user name", str);
+		return jargs_refuse(err, errlen,
+				    "args.user: \"%s\" is not a user name",
+				    str);
 	if (*str >= '0' && *str <= '9') {
 		errno = 0;
 		unsigned long long u = strtoull(str, &end, 10);
 		if (!*end) {
 			if (errno || u >= UINT32_MAX)
-				return refuse(err, errlen,
-					      "args.user: %s is not a uid",
-					      str);
+				return jargs_refuse(
+					err, errlen,
+					"args.user: %s is not a uid", str);
 			s->uid = (uid_t)u;
 			s->has_uid = true;
 			return 0;
@@ -199,26 +168,21 @@ static int parse_user(json_t *v, bool as_root, struct exec_spec *s, char *err,
 static int parse_root(json_t *root, bool as_root, struct exec_spec *s,
 		      char *err, size_t errlen)
 {
+	static const char *const known[] = { "command", "argv", "env", "cwd",
+					     "user" };
 	json_t *cmd, *argv, *v;
-	const char *k;
-	int r = 0;
-	if (!json_is_object(root))
-		return refuse(err, errlen, "args: not an object");
-	json_object_foreach(root, k, v) if (
-		strcmp(k, "command") && strcmp(k, "argv") && strcmp(k, "env") &&
-		strcmp(k, "cwd") &&
-		strcmp(k,
-		       "user")) return refuse(err, errlen,
-					      "args.%s: unknown key; exec takes " KEYS_TEXT,
-					      k);
+	int r = jargs_keys(root, known, sizeof(known) / sizeof(known[0]),
+			   "exec", KEYS_TEXT, err, errlen);
+	if (r < 0)
+		return r;
 	cmd = json_object_get(root, "command");
 	argv = json_object_get(root, "argv");
 	if (cmd && argv)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args: command and argv together; give one of them");
 	if (!cmd && !argv)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args: neither command (a shell command line) nor argv (an array) given");
 	r = cmd ? parse_command(cmd, s, err, errlen)
@@ -238,21 +202,12 @@ int exec_args_parse(const char *args_json, bool as_root, struct exec_spec *out,
 		    char *err, size_t errlen)
 {
 	struct exec_spec s = { 0 };
-	json_error_t je;
 	json_t *root;
-	int r;
-	if (err && errlen)
-		err[0] = '\0';
-	root = json_loads(args_json ? args_json : "", JSON_REJECT_DUPLICATES,
-			  &je);
-	if (!root)
-		return refuse(err, errlen,
-			      "args: not valid JSON: %s (line %d, column %d)",
-			      je.text, je.line, je.column);
-	r = parse_root(root, as_root, &s, err, errlen);
+	int r = jargs_load(args_json, &root, err, errlen);
+	if (r < 0)
+		return r;
+	r = jargs_done(parse_root(root, as_root, &s, err, errlen), err, errlen);
 	json_decref(root);
-	if (r == -ENOMEM)
-		refuse(err, errlen, "args: out of memory");
 	if (r < 0 || !out)
 		exec_spec_free(&s);
 	else

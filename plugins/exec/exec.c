@@ -4,13 +4,19 @@
  * issue 5).  This file owns the runs; args.c checks the args, spawn.c
  * starts the process clean, output.c keeps the output.
  *
- * A run, on the loop thread throughout:
+ * A run:
  *
- *   start ──(user given)──▶ password lookup on a worker ──▶ spawn
- *     │                                                       ▲
- *     └───────────────────────────────────────────────────────┘
- *   spawn: a pidfd and the read end of one pipe (stdout and stderr both,
- *   so their order is kept) are watched in the poll phase.
+ *   start (loop) ──submit──▶ [user lookup,] spawn (a pool thread)
+ *                                                  │
+ *   watch pidfd + output (loop, poll phase) ◀── done (loop)
+ *
+ *   The spawn is on a pool thread because clone(CLONE_VFORK) suspends
+ *   its caller until the child has exec'd: on the loop thread, a burst
+ *   of starts held the loop for seconds (tests/bench/RESULTS.md).  The
+ *   pool hands back the pid, a pidfd and the read end of one pipe
+ *   (stdout and stderr both, so their order is kept), which the loop
+ *   watches in the poll phase.  The user's lookup (NSS may block) comes
+ *   first in the same job when the args name a user.
  *   The output is read as it comes, always (a job writing 10 MB never
  *   blocks on a full pipe), and kept head + tail up to output_cap.
  *   The pidfd turns readable when the child exits: its status is read
@@ -25,7 +31,9 @@
  *   the output.
  *
  * stop (timeout, overlap `replace`, shutdown): SIGTERM to the process
- * group, SIGKILL to it after kill_grace; a stopped run's group is killed
+ * group, SIGKILL to it after kill_grace (a run still queued for its
+ * start is cancelled; one being started gets the SIGTERM as soon as its
+ * done has the child); a stopped run's group is killed
  * when its child has exited, so nothing of it keeps running.  A run that
  * ends normally leaves alone what it started in the background with its
  * output redirected elsewhere: those are reaped when they exit.
@@ -37,7 +45,10 @@
  * need the signal blocked in every thread of loopd, which the daemon does
  * not do.  It peeks with WNOWAIT and reaps only children it does not
  * track that were already exited at the previous tick: a child another
- * plugin waits for itself gets its exit status first.
+ * plugin waits for itself gets its exit status first.  A child whose
+ * start's done has not run yet is tracked too, by the pid the worker
+ * published (xrun.spawned); a tick that falls while a worker is between
+ * its clone and that publishing reaps nothing (xp.unpublished).
  *
  * Config ([plugin.exec]): output_cap (bytes, "64K", "1M"; default 64 KiB)
  * and kill_grace (ms, or a duration such as "10s", "1m30s"; default 10 s).
@@ -46,6 +57,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +70,9 @@
 #include <loopd/plugin.h>
 
 #include "args.h"
+#include "jargs.h"
 #include "output.h"
+#include "runs.h"
 #include "spawn.h"
 
 #define DEFAULT_OUTPUT_CAP (64 * 1024)
@@ -71,20 +85,25 @@
 #define READS_PER_CALL     4 /* then let other callbacks run */
 
 enum xrun_state {
-	XR_RESOLVING, /* the user's lookup on a worker */
-	XR_RUNNING,   /* a child process */
-	XR_FAILING    /* could not start: a deferred finish is coming */
+	XR_STARTING, /* the lookup and spawn on a pool thread */
+	XR_RUNNING,  /* a child process */
+	XR_FAILING   /* could not start: a deferred finish is coming */
 };
 
-/* One run of an exec job.  Freed when it finishes (xrun_end). */
+/*
+ * One run of an exec job.  Freed when it finishes (xrun_end).  Loop
+ * thread, except while its start job runs: then the worker writes ident,
+ * child, spawned and msg and reads spec, and the loop touches none of
+ * them (spawned excepted: the reaper reads it).
+ */
 struct xrun {
-	struct xrun *prev, *next;
-	loopd_run *run;
-	int64_t id;
+	struct run_node node; /* first: runlist_find's node is the run */
 	enum xrun_state st;
 	struct exec_spec spec;
 	struct exec_ident ident; /* the job's user, when it names one */
-	loopd_id job;            /* XR_RESOLVING: the lookup */
+	struct exec_child child; /* the worker's spawn, for the done */
+	_Atomic pid_t spawned;   /* child.pid, published for the reaper */
+	loopd_id job;            /* XR_STARTING: the start on the pool */
 	loopd_id pidw, outw;     /* watches of pidfd and output */
 	loopd_id killt, lingert; /* one-shot timers; 0 if none */
 	loopd_id failt;          /* XR_FAILING: the deferred finish */
@@ -104,12 +123,15 @@ struct exec_plugin {
 	bool as_root, set_subreaper;
 	struct exec_ident self;
 	struct exec_spawner *sp;
-	struct xrun *runs; /* every run not finished yet */
-	char *rbuf;        /* READ_CHUNK, for the output reads */
+	struct run_list runs; /* every run not finished yet */
+	char *rbuf;           /* READ_CHUNK, for the output reads */
 	loopd_id reaper;
 	pid_t *zombies; /* non-tracked children exited at the last tick */
 	size_t nzombies, zalloc;
 	uint64_t reaped; /* orphans reaped, for the log */
+	/* Spawns between their clone and the publishing of the child's
+	 * pid (pool threads); while any is, the reaper only notes. */
+	_Atomic int unpublished;
 };
 
 static const struct loopd_api *api; /* the host table, from init */
@@ -117,38 +139,14 @@ static struct exec_plugin *xp;      /* one exec plugin per daemon */
 
 /* ---- Bookkeeping ---- */
 
-static void xrun_link(struct xrun *r)
-{
-	r->next = xp->runs;
-	if (xp->runs)
-		xp->runs->prev = r;
-	xp->runs = r;
-}
-
-static void xrun_unlink(struct xrun *r)
-{
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		xp->runs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
-}
-
-static struct xrun *xrun_find(loopd_run *run)
-{
-	for (struct xrun *r = xp->runs; r; r = r->next)
-		if (r->run == run)
-			return r;
-	return NULL;
-}
-
 static bool pid_tracked(pid_t pid)
 {
-	for (struct xrun *r = xp->runs; r; r = r->next)
-		if (r->st == XR_RUNNING && r->pid == pid)
+	for (struct run_node *n = xp->runs.head; n; n = n->next) {
+		struct xrun *r = (struct xrun *)n;
+		if ((r->st == XR_RUNNING && r->pid == pid) ||
+		    (r->st == XR_STARTING && atomic_load(&r->spawned) == pid))
 			return true;
+	}
 	return false;
 }
 
@@ -202,15 +200,9 @@ static void xrun_release(struct xrun *r)
 /* Ends a run: finish exactly once, then free.  text may be NULL. */
 static void xrun_end(struct xrun *r, int status, const char *text, size_t len)
 {
-	int e;
 	xrun_release(r);
-	xrun_unlink(r);
-	e = api->finish(r->run, status, text ? text : "", text ? len : 0);
-	/* -EALREADY: the host ended it itself after its own kill grace. */
-	if (e < 0)
-		api->log(xp->p,
-			 e == -EALREADY ? LOOPD_LOG_DEBUG : LOOPD_LOG_WARN,
-			 "run %" PRId64 ": finish: %s", r->id, strerror(-e));
+	runlist_remove(&xp->runs, &r->node);
+	run_finish(api, xp->p, &r->node, status, text, len);
 	xrun_free(r);
 }
 
@@ -219,8 +211,9 @@ static void xrun_end_msg(struct xrun *r, int status)
 {
 	char text[sizeof(r->msg) + 32];
 	int n = snprintf(text, sizeof(text), "loopd exec: %s\n", r->msg);
-	api->log(xp->p, LOOPD_LOG_WARN, "run %" PRId64 " of %s: %s", r->id,
-		 api->run_job(r->run) ? api->run_job(r->run) : "?", r->msg);
+	api->log(xp->p, LOOPD_LOG_WARN, "run %" PRId64 " of %s: %s", r->node.id,
+		 api->run_job(r->node.run) ? api->run_job(r->node.run) : "?",
+		 r->msg);
 	xrun_end(r, status, text, (size_t)n < sizeof(text) ? (size_t)n : 0);
 }
 
@@ -242,7 +235,7 @@ static void output_read(struct xrun *r, int calls)
 			if (n < 0)
 				api->log(xp->p, LOOPD_LOG_WARN,
 					 "run %" PRId64 ": reading output: %s",
-					 r->id, strerror(errno));
+					 r->node.id, strerror(errno));
 			r->eof = true; /* EOF, or a read error: stop here */
 		}
 	}
@@ -261,11 +254,12 @@ static void xrun_complete(struct xrun *r)
 	xrun_release(r);
 	if (outbuf_take(&r->ob, &text, &len) < 0)
 		api->log(xp->p, LOOPD_LOG_ERR,
-			 "run %" PRId64 ": no memory for its output", r->id);
+			 "run %" PRId64 ": no memory for its output",
+			 r->node.id);
 	api->log(xp->p, LOOPD_LOG_DEBUG,
 		 "run %" PRId64 ": status %d, %" PRIu64
 		 " bytes of output, %" PRIu64 " dropped",
-		 r->id, r->status, total, outbuf_dropped(&r->ob));
+		 r->node.id, r->status, total, outbuf_dropped(&r->ob));
 	xrun_end(r, r->status, text, len);
 	free(text);
 }
@@ -292,7 +286,7 @@ static void on_linger(loopd_plugin *p, void *ud)
 	api->log(p, LOOPD_LOG_INFO,
 		 "run %" PRId64 ": what it left behind holds its output open "
 		 "%d ms after it exited: killing process group %d",
-		 r->id, LINGER_MS, (int)r->pid);
+		 r->node.id, LINGER_MS, (int)r->pid);
 	xrun_signal(r, SIGKILL);
 	output_read(r, 16); /* what is in the pipe already */
 	xrun_complete(r);
@@ -320,7 +314,7 @@ static void on_exit_ready(loopd_plugin *p, void *ud, int fd, int revents)
 		 * so it is never signalled again. */
 		api->log(p, LOOPD_LOG_WARN,
 			 "run %" PRId64 ": pid %d: %s; its exit status is lost",
-			 r->id, (int)r->pid, strerror(errno));
+			 r->node.id, (int)r->pid, strerror(errno));
 		r->status = -ECHILD;
 		r->pid = 0;
 	} else if (si.si_pid == 0) {
@@ -343,24 +337,49 @@ static void on_exit_ready(loopd_plugin *p, void *ud, int fd, int revents)
 	}
 }
 
+/* ---- Stopping ---- */
+
+static void on_kill(loopd_plugin *p, void *ud)
+{
+	struct xrun *r = ud;
+	r->killt = 0; /* a fired one-shot */
+	api->log(p, LOOPD_LOG_INFO,
+		 "run %" PRId64 ": still running %" PRIu64
+		 " ms after SIGTERM: SIGKILL to process group %d",
+		 r->node.id, xp->kill_grace, (int)r->pid);
+	xrun_signal(r, SIGKILL);
+}
+
+/* SIGTERM to a running run's group, SIGKILL after kill_grace. */
+static void xrun_term(struct xrun *r)
+{
+	api->log(xp->p, LOOPD_LOG_DEBUG,
+		 "run %" PRId64 ": stop: SIGTERM to process group %d",
+		 r->node.id, (int)r->pid);
+	xrun_signal(r, SIGTERM);
+	r->killt = api->timer(xp->p, xp->kill_grace, 0, on_kill, r);
+	if (r->killt < 0) {
+		r->killt = 0;
+		xrun_signal(r, SIGKILL);
+	}
+}
+
 /* ---- Starting ---- */
 
-static int xrun_spawn(struct xrun *r, const struct exec_ident *id)
+/* The worker's child becomes the run's: its pidfd and output watched. */
+static int xrun_adopt(struct xrun *r)
 {
-	struct exec_child c;
-	int e = exec_spawn(xp->sp, &r->spec, id, &c, r->msg, sizeof(r->msg));
-	if (e < 0)
-		return e;
-	r->pid = c.pid;
-	r->pidfd = c.pidfd;
-	r->out = c.output;
+	int e;
+	r->pid = r->child.pid;
+	r->pidfd = r->child.pidfd;
+	r->out = r->child.output;
 	r->st = XR_RUNNING;
 	outbuf_init(&r->ob, xp->output_cap);
 	r->pidw = api->watch(xp->p, r->pidfd, LOOPD_READ, on_exit_ready, r);
 	r->outw = api->watch(xp->p, r->out, LOOPD_READ, on_output, r);
 	if (r->pidw > 0 && r->outw > 0) {
 		api->log(xp->p, LOOPD_LOG_DEBUG, "run %" PRId64 ": pid %d: %s",
-			 r->id, (int)r->pid,
+			 r->node.id, (int)r->pid,
 			 r->spec.shell ? r->spec.argv[2] : r->spec.argv[0]);
 		return 0;
 	}
@@ -382,20 +401,37 @@ static void on_fail(loopd_plugin *p, void *ud)
 	xrun_end_msg(r, r->fail_status);
 }
 
-/* A worker thread: may block on NSS.  Touches only r->ident and r->msg. */
-static int resolve_work(void *ud)
+/*
+ * A pool thread: the user's lookup, which may block on NSS, then the
+ * spawn, which holds this thread until the child has exec'd.  Reads
+ * r->spec and xp's spawner and own identity (fixed while runs exist).
+ */
+static int start_work(void *ud)
 {
 	struct xrun *r = ud;
-	return exec_ident_lookup(&r->ident, r->spec.user, r->spec.uid, r->msg,
-				 sizeof(r->msg));
+	const struct exec_ident *id = &xp->self;
+	int e;
+	if (r->spec.user || r->spec.has_uid) {
+		e = exec_ident_lookup(&r->ident, r->spec.user, r->spec.uid,
+				      r->msg, sizeof(r->msg));
+		if (e < 0)
+			return e;
+		id = &r->ident;
+	}
+	atomic_fetch_add(&xp->unpublished, 1);
+	e = exec_spawn(xp->sp, &r->spec, id, &r->child, r->msg, sizeof(r->msg));
+	if (e == 0)
+		atomic_store(&r->spawned, r->child.pid);
+	atomic_fetch_sub(&xp->unpublished, 1);
+	return e;
 }
 
-static void resolve_done(loopd_plugin *p, void *ud, int status)
+static void start_done(loopd_plugin *p, void *ud, int status)
 {
 	struct xrun *r = ud;
 	int e;
 	r->job = 0;
-	if (status == -ECANCELED || r->stopping) {
+	if (status == -ECANCELED) {
 		snprintf(r->msg, sizeof(r->msg), "stopped before it started");
 		xrun_end_msg(r, -ECANCELED);
 		return;
@@ -404,9 +440,11 @@ static void resolve_done(loopd_plugin *p, void *ud, int status)
 		xrun_end_msg(r, status);
 		return;
 	}
-	e = xrun_spawn(r, &r->ident);
+	e = xrun_adopt(r);
 	if (e < 0)
 		xrun_end_msg(r, e);
+	else if (r->stopping) /* stopped while its spawn was in flight */
+		xrun_term(r);
 }
 
 static int kind_validate(loopd_plugin *p, const char *args_json, char *err,
@@ -416,9 +454,10 @@ static int kind_validate(loopd_plugin *p, const char *args_json, char *err,
 }
 
 /*
- * Loop thread.  A run that cannot start (no such program, a bad cwd)
- * still returns 0: it finishes in the next pending phase with -errno and
- * the reason as its output, which says more than a bare status.
+ * Loop thread.  The start itself is on the pool (start_work).  A run that
+ * cannot start (no such program, a bad cwd) still returns 0: it finishes
+ * in the done, or the next pending phase, with -errno and the reason as
+ * its output, which says more than a bare status.
  */
 static int kind_start(loopd_plugin *p, loopd_run *run, const char *args_json)
 {
@@ -426,71 +465,46 @@ static int kind_start(loopd_plugin *p, loopd_run *run, const char *args_json)
 	int e;
 	if (!r)
 		return -ENOMEM;
-	r->run = run;
-	r->id = api->run_id(run);
+	r->node.run = run;
+	r->node.id = api->run_id(run);
 	r->pidfd = r->out = -1;
 	e = exec_args_parse(args_json, xp->as_root, &r->spec, r->msg,
 			    sizeof(r->msg));
-	xrun_link(r);
-	if (!e && (r->spec.user || r->spec.has_uid)) {
-		r->st = XR_RESOLVING;
-		r->job = api->submit(p, resolve_work, resolve_done, r);
+	runlist_add(&xp->runs, &r->node);
+	if (!e) {
+		r->st = XR_STARTING;
+		r->job = api->submit(p, start_work, start_done, r);
 		if (r->job > 0)
 			return 0;
 		e = (int)r->job;
 		r->job = 0;
-		snprintf(r->msg, sizeof(r->msg),
-			 "submitting the user lookup: %s", strerror(-e));
-	} else if (!e) {
-		e = xrun_spawn(r, &xp->self);
-		if (!e)
-			return 0;
+		snprintf(r->msg, sizeof(r->msg), "submitting the start: %s",
+			 strerror(-e));
 	}
 	r->st = XR_FAILING;
 	r->fail_status = e;
 	r->failt = api->defer(p, on_fail, r);
 	if (r->failt > 0)
 		return 0;
-	api->log(p, LOOPD_LOG_WARN, "run %" PRId64 ": %s", r->id, r->msg);
-	xrun_unlink(r);
+	api->log(p, LOOPD_LOG_WARN, "run %" PRId64 ": %s", r->node.id, r->msg);
+	runlist_remove(&xp->runs, &r->node);
 	xrun_free(r);
 	return e;
 }
 
-static void on_kill(loopd_plugin *p, void *ud)
-{
-	struct xrun *r = ud;
-	r->killt = 0; /* a fired one-shot */
-	api->log(p, LOOPD_LOG_INFO,
-		 "run %" PRId64 ": still running %" PRIu64
-		 " ms after SIGTERM: SIGKILL to process group %d",
-		 r->id, xp->kill_grace, (int)r->pid);
-	xrun_signal(r, SIGKILL);
-}
-
 static void kind_stop(loopd_plugin *p, loopd_run *run)
 {
-	struct xrun *r = xrun_find(run);
+	struct xrun *r = (struct xrun *)runlist_find(&xp->runs, run);
 	if (!r || r->stopping)
 		return; /* unknown, or already asked */
 	r->stopping = true;
-	if (r->st == XR_RESOLVING) {
-		/* Queued: done gets -ECANCELED; running: done sees
-		 * stopping.  Either way it finishes the run. */
+	if (r->st == XR_STARTING)
+		/* Queued: done gets -ECANCELED; being spawned (-EBUSY):
+		 * done sees stopping and sends the SIGTERM. */
 		api->cancel(p, r->job);
-		return;
-	}
-	if (r->st != XR_RUNNING)
-		return; /* XR_FAILING: its finish is on the way */
-	api->log(p, LOOPD_LOG_DEBUG,
-		 "run %" PRId64 ": stop: SIGTERM to process group %d", r->id,
-		 (int)r->pid);
-	xrun_signal(r, SIGTERM);
-	r->killt = api->timer(p, xp->kill_grace, 0, on_kill, r);
-	if (r->killt < 0) {
-		r->killt = 0;
-		xrun_signal(r, SIGKILL);
-	}
+	else if (r->st == XR_RUNNING)
+		xrun_term(r);
+	/* XR_FAILING: its finish is on the way. */
 }
 
 /* ---- Orphans ---- */
@@ -504,15 +518,18 @@ static bool zombie_seen(pid_t pid)
 }
 
 /* One child of loopd seen at this tick: reaped if it is an exited
- * stranger already seen exited at the last tick. */
-static void reap_one(pid_t pid, pid_t **now, size_t *n, size_t *alloc)
+ * stranger already seen exited at the last tick, unless a spawn may
+ * not have published its child yet (reap false): a job's own child
+ * that exited at once would look like a stranger. */
+static void reap_one(pid_t pid, bool reap, pid_t **now, size_t *n,
+		     size_t *alloc)
 {
 	siginfo_t si = { 0 };
 	if (pid_tracked(pid) ||
 	    waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 	    si.si_pid != pid)
 		return;
-	if (zombie_seen(pid)) {
+	if (reap && zombie_seen(pid)) {
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0)
 			xp->reaped++;
 		api->log(xp->p, LOOPD_LOG_DEBUG, "reaped orphan %d (status %d)",
@@ -531,7 +548,8 @@ static void reap_one(pid_t pid, pid_t **now, size_t *n, size_t *alloc)
 }
 
 /* The children of one thread of loopd, from /proc. */
-static void reap_task(const char *tid, pid_t **now, size_t *n, size_t *alloc)
+static void reap_task(const char *tid, bool reap, pid_t **now, size_t *n,
+		      size_t *alloc)
 {
 	char path[300];
 	FILE *f;
@@ -540,13 +558,14 @@ static void reap_task(const char *tid, pid_t **now, size_t *n, size_t *alloc)
 	if (!(f = fopen(path, "re")))
 		return;
 	while (fscanf(f, "%d", &pid) == 1)
-		reap_one((pid_t)pid, now, n, alloc);
+		reap_one((pid_t)pid, reap, now, n, alloc);
 	fclose(f);
 }
 
 /* Every tick: a scan of loopd's children. */
 static void on_reap(loopd_plugin *p, void *ud)
 {
+	bool reap = atomic_load(&xp->unpublished) == 0; /* before the scan */
 	pid_t *now = NULL;
 	size_t n = 0, alloc = 0;
 	struct dirent *de;
@@ -555,7 +574,7 @@ static void on_reap(loopd_plugin *p, void *ud)
 		return;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
-			reap_task(de->d_name, &now, &n, &alloc);
+			reap_task(de->d_name, reap, &now, &n, &alloc);
 	closedir(d);
 	free(xp->zombies);
 	xp->zombies = now;
@@ -590,41 +609,23 @@ static int parse_size(const char *s, size_t *out)
  * -ERANGE past MAX_KILL_GRACE. */
 static int parse_ms(const char *s, uint64_t *out)
 {
-	uint64_t total = 0, v, unit;
+	unsigned long long n;
+	int64_t v;
 	char *end;
+	int r;
 	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*end && !errno) {
-		*out = v; /* a bare number: ms */
-		return v > MAX_KILL_GRACE ? -ERANGE : 0;
-	}
-	for (;;) {
-		if (errno)
+	n = strtoull(s, &end, 10);
+	if (!*end) { /* a bare number: ms */
+		if (errno || n > MAX_KILL_GRACE)
 			return -ERANGE;
-		if (!strncmp(end, "ms", 2))
-			unit = 1, end += 2;
-		else if (*end == 's')
-			unit = 1000, end++;
-		else if (*end == 'm')
-			unit = 60000, end++;
-		else if (*end == 'h')
-			unit = 3600000, end++;
-		else
-			return -EINVAL;
-		if (v > MAX_KILL_GRACE / unit ||
-		    (total += v * unit) > MAX_KILL_GRACE)
-			return -ERANGE;
-		if (!*end)
-			break;
-		if (*end < '0' || *end > '9')
-			return -EINVAL;
-		s = end;
-		v = strtoull(s, &end, 10);
+		*out = n;
+		return 0;
 	}
-	*out = total;
-	return 0;
+	if ((r = jargs_duration(s, MAX_KILL_GRACE, &v)) == 0)
+		*out = (uint64_t)v;
+	return r;
 }
 
 static int read_config(loopd_plugin *p, struct exec_plugin *x)
@@ -652,22 +653,23 @@ static int read_config(loopd_plugin *p, struct exec_plugin *x)
 
 /* Kills and reaps what is left (the drain has closed our handles: their
  * ids are dead), and frees every run.  No finish: the host has ended the
- * runs it still had. */
+ * runs it still had.  No run is XR_STARTING: the drain waited for every
+ * submitted start and ran its done (PLUGIN-API.md rule 4). */
 static void exec_shutdown(loopd_plugin *p, void *state)
 {
 	struct exec_plugin *x = state;
 	struct xrun *r;
-	while ((r = x->runs)) {
+	while ((r = (struct xrun *)x->runs.head)) {
 		r->pidw = r->outw = r->killt = r->lingert = r->failt = 0;
 		if (r->st == XR_RUNNING) {
 			api->log(p, LOOPD_LOG_WARN,
 				 "shutdown: killing run %" PRId64
 				 " (process group %d)",
-				 r->id, (int)r->pid);
+				 r->node.id, (int)r->pid);
 			xrun_signal(r, SIGKILL);
 		}
 		xrun_release(r);
-		xrun_unlink(r);
+		runlist_remove(&x->runs, &r->node);
 		xrun_free(r);
 	}
 	/* Killed members of the groups, orphans already gone: reaped now,

@@ -1,5 +1,5 @@
 /*
- * spawn.c - starting a job's process from the loop thread (see spawn.h).
+ * spawn.c - starting a job's process, on a worker thread (see spawn.h).
  *
  * Why not posix_spawn: it cannot set the umask, nor switch users, and
  * umask() in the parent would change it for loopd's other threads while
@@ -7,7 +7,12 @@
  * daemon for every run.  So this does what glibc's posix_spawn does inside:
  * clone(CLONE_VM | CLONE_VFORK) onto a small stack of its own, the parent
  * thread suspended until the child has exec'd or died, the child writing
- * the reason of a failure straight into the parent's memory.
+ * the reason of a failure straight into the parent's memory.  That
+ * suspension (0.2-3 ms, more while other children exec beside it) is why
+ * exec calls this on a pool thread, not the loop's: 1,000 spawns in a row
+ * held the loop for seconds (tests/bench/RESULTS.md, exec section).  Any
+ * number of threads may spawn at once: each takes a child stack of its
+ * own from the spawner's cache.
  *
  * The child shares loopd's memory, so it must not touch the state of the
  * C library: it uses raw system calls only.  glibc's setresuid() and
@@ -25,6 +30,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -57,16 +63,33 @@
 /* The kernel's sigset: one bit per signal, 1 to _NSIG - 1. */
 #define KSIGSET_SIZE ((_NSIG - 1) / 8)
 
+/* No sanitizer may touch the child's code: ThreadSanitizer's function
+ * entry hooks would push onto the suspended parent's shadow stack. */
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define CHILD_NO_TSAN __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef CHILD_NO_TSAN
+#define CHILD_NO_TSAN
+#endif
 #if defined(__GNUC__) || defined(__clang__)
-#define CHILD_CODE \
-	__attribute__((no_sanitize("address", "undefined"), noinline))
+#define CHILD_CODE                                                     \
+	__attribute__((no_sanitize("address", "undefined"), noinline)) \
+	CHILD_NO_TSAN
 #else
 #define CHILD_CODE
 #endif
 
+/* Stacks kept for the next spawns: as many as spawn at once, usually the
+ * pool's threads; more are unmapped after use. */
+#define STACKS_KEPT 8
+
 struct exec_spawner {
-	char *stack; /* CHILD_STACK bytes above a guard page */
-	size_t map_len;
+	pthread_mutex_t lock;      /* guards stacks and nstacks */
+	char *stacks[STACKS_KEPT]; /* free ones: CHILD_STACK above a guard */
+	size_t nstacks;
+	size_t map_len, page;
 	int devnull; /* O_RDONLY, O_CLOEXEC, above 2 */
 };
 
@@ -221,28 +244,66 @@ static int fd_above_stdio(int fd)
 	return n;
 }
 
+/* A child stack: CHILD_STACK bytes above a guard page (a child that
+ * overran would fault, not scribble on the heap), or NULL. */
+static char *stack_map(const struct exec_spawner *sp)
+{
+	char *m = mmap(NULL, sp->map_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (mprotect(m, sp->page, PROT_NONE) < 0) {
+		munmap(m, sp->map_len);
+		return NULL;
+	}
+	return m;
+}
+
+/* One of the cached stacks, or a new one; NULL if no memory. */
+static char *stack_take(struct exec_spawner *sp)
+{
+	char *m = NULL;
+	pthread_mutex_lock(&sp->lock);
+	if (sp->nstacks)
+		m = sp->stacks[--sp->nstacks];
+	pthread_mutex_unlock(&sp->lock);
+	return m ? m : stack_map(sp);
+}
+
+static void stack_give(struct exec_spawner *sp, char *m)
+{
+	pthread_mutex_lock(&sp->lock);
+	if (sp->nstacks < STACKS_KEPT) {
+		sp->stacks[sp->nstacks++] = m;
+		m = NULL;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (m)
+		munmap(m, sp->map_len);
+}
+
 int exec_spawner_new(struct exec_spawner **out)
 {
 	struct exec_spawner *sp = calloc(1, sizeof(*sp));
 	long page = sysconf(_SC_PAGESIZE);
+	char *first;
 	if (!sp)
 		return -ENOMEM;
-	sp->map_len = CHILD_STACK + (size_t)page;
-	sp->stack = mmap(NULL, sp->map_len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (sp->stack == MAP_FAILED) {
-		free(sp);
-		return -ENOMEM;
-	}
-	/* A guard page below: a child that overran would fault, not
-	 * scribble on the heap. */
-	mprotect(sp->stack, (size_t)page, PROT_NONE);
+	pthread_mutex_init(&sp->lock, NULL);
+	sp->page = page > 0 ? (size_t)page : 4096;
+	sp->map_len = CHILD_STACK + sp->page;
 	sp->devnull = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (sp->devnull < 0) {
 		int e = errno;
 		exec_spawner_free(sp);
 		return -e;
 	}
+	/* One stack now: a spawner that cannot map one fails here. */
+	if (!(first = stack_map(sp))) {
+		exec_spawner_free(sp);
+		return -ENOMEM;
+	}
+	stack_give(sp, first);
 	*out = sp;
 	return 0;
 }
@@ -253,7 +314,9 @@ void exec_spawner_free(struct exec_spawner *sp)
 		return;
 	if (sp->devnull > 0)
 		close(sp->devnull);
-	munmap(sp->stack, sp->map_len);
+	while (sp->nstacks)
+		munmap(sp->stacks[--sp->nstacks], sp->map_len);
+	pthread_mutex_destroy(&sp->lock);
 	free(sp);
 }
 
@@ -460,19 +523,48 @@ static void child_error(const struct child_args *a,
 			 step_text(a->step), strerror(a->err));
 }
 
-/* clone with every signal blocked in this thread (see the top). */
+#ifdef LOOPD_TSAN
+#include <dlfcn.h>
+/* ThreadSanitizer's clone interceptor treats every clone as a fork: with
+ * CLONE_VM the child's bookkeeping lands in the suspended parent's state
+ * and the runtime aborts ("CHECK failed: tsan_rtl.cpp ... !thr->slot").
+ * So the C library's own clone: the child runs no instrumented code. */
+typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
+static clone_fn libc_clone(void)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	clone_fn fn = libc ? (clone_fn)dlsym(libc, "clone") : NULL;
+	if (libc)
+		dlclose(libc);
+	return fn ? fn : clone;
+}
+#define SPAWN_CLONE libc_clone()
+#else
+#define SPAWN_CLONE clone
+#endif
+
+/* clone with every signal blocked in this thread (see the top), on a
+ * stack of this call's own. */
 static pid_t clone_child(struct exec_spawner *sp, struct child_args *a,
 			 int *pidfd)
 {
 	sigset_t all, old;
+	char *stack = stack_take(sp);
 	pid_t pid;
 	int e;
+	if (!stack) {
+		errno = ENOMEM;
+		return -1;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, sp->stack + sp->map_len,
-		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, pidfd);
+	pid = SPAWN_CLONE(child_main, stack + sp->map_len,
+			  CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a,
+			  pidfd);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The child has exec'd or exited: its stack is free again. */
+	stack_give(sp, stack);
 	errno = e;
 	return pid;
 }

@@ -42,7 +42,8 @@ int exec_ident_lookup(struct exec_ident *id, const char *name, uid_t uid,
 
 void exec_ident_free(struct exec_ident *id);
 
-/* The reusable part of spawning: a stack for the child, /dev/null. */
+/* The reusable part of spawning: stacks for the children, /dev/null.
+ * Thread-safe: any number of threads may spawn with one spawner at once. */
 struct exec_spawner;
 
 int exec_spawner_new(struct exec_spawner **out);
@@ -59,7 +60,9 @@ struct exec_child {
  * Starts spec as id.  Returns once the child has exec'd, or failed to:
  * 0 and *child filled, or -errno with the step that failed in err
  * ("cwd /srv/x: No such file or directory"; the child is reaped then).
- * Not reentrant: one thread (the loop's) spawns with a given spawner.
+ * Blocks the calling thread for the clone and the exec (milliseconds):
+ * call it on a worker thread, never the loop's.  spec and id are only
+ * read.
  */
 int exec_spawn(struct exec_spawner *sp, const struct exec_spec *spec,
 	       const struct exec_ident *id, struct exec_child *child, char *err,

@@ -10,6 +10,7 @@
  *   start (loop) ──submit──▶ files_job_run (a pool thread) ──▶ done (loop)
  *                                                              └─ finish
  *
+ * The submit, done and stop bookkeeping is ../common/runs.c's pool runs.
  * done calls finish exactly once: 0 (no error), 1 (an error on some
  * file, each a line of the output) or -ECANCELED (stopped), with the
  * output the walk wrote.  The run is freed in done.
@@ -29,76 +30,48 @@
 
 #include "files_args.h"
 #include "files_walk.h"
-
-/* One run of a files job, from start to its done.  Loop thread, except
- * job, which the worker uses while it runs (see files_walk.h). */
-struct frun {
-	struct frun *prev, *next;
-	loopd_run *run;
-	int64_t id;
-	loopd_id handle; /* the submitted job */
-	struct files_job job;
-};
+#include "runs.h"
 
 static const struct loopd_api *api; /* the host table, from init */
-static struct frun *runs;           /* every run whose done has not run */
 
-static void frun_link(struct frun *r)
+/* The pool-run hooks (runs.h): job is a struct files_job. */
+static int files_work(void *job)
 {
-	r->next = runs;
-	if (runs)
-		runs->prev = r;
-	runs = r;
+	return files_job_run(job);
 }
 
-static void frun_unlink(struct frun *r)
+static void files_interrupt(void *job)
 {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		runs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
+	files_job_stop(job);
 }
 
-static void frun_free(struct frun *r)
+static struct sbuf *files_output(void *job)
 {
-	files_job_free(&r->job);
-	free(r);
+	return &((struct files_job *)job)->out;
 }
 
-/* A pool thread: only log may be called. */
-static int files_work(void *ud)
+static void files_note(const void *job, char *buf, size_t len)
 {
-	struct frun *r = ud;
-	return files_job_run(&r->job);
+	const struct files_job *j = job;
+	snprintf(buf, len, ", %" PRIu64 " files acted on, %" PRIu64 " errors",
+		 j->acted, j->errors);
 }
 
-/* The loop thread, poll phase: the one finish of the run. */
-static void files_done(loopd_plugin *p, void *ud, int status)
+static void files_free(void *job)
 {
-	struct frun *r = ud;
-	size_t len = 0;
-	char *text;
-	int e;
-	frun_unlink(r);
-	if (status == -ECANCELED && !r->job.out.len)
-		sbuf_printf(&r->job.out, "stopped before it started\n");
-	text = sbuf_take(&r->job.out, &len);
-	api->log(p, status ? LOOPD_LOG_INFO : LOOPD_LOG_DEBUG,
-		 "run %" PRId64 " of %s: status %d, %" PRIu64
-		 " files acted on, %" PRIu64 " errors",
-		 r->id, api->run_job(r->run), status, r->job.acted,
-		 r->job.errors);
-	e = api->finish(r->run, status, text ? text : "", text ? len : 0);
-	/* -EALREADY: the host ended it itself after its kill grace. */
-	if (e < 0)
-		api->log(p, e == -EALREADY ? LOOPD_LOG_DEBUG : LOOPD_LOG_WARN,
-			 "run %" PRId64 ": finish: %s", r->id, strerror(-e));
-	free(text);
-	frun_free(r);
+	files_job_free(job);
+	free(job);
 }
+
+static const struct poolrun_ops files_ops = {
+	.work = files_work,
+	.interrupt = files_interrupt,
+	.output = files_output,
+	.note = files_note,
+	.free = files_free,
+};
+
+static struct poolrun_kind files_runs = { .ops = &files_ops };
 
 static int files_validate(loopd_plugin *p, const char *args_json, char *err,
 			  size_t errlen)
@@ -109,44 +82,28 @@ static int files_validate(loopd_plugin *p, const char *args_json, char *err,
 static int files_start(loopd_plugin *p, loopd_run *run, const char *args_json)
 {
 	struct files_args a;
+	struct files_job *job;
 	char err[256];
-	struct frun *r;
 	int e = files_args_parse(args_json, &a, err, sizeof(err));
 	if (e < 0) {
 		api->log(p, LOOPD_LOG_WARN, "run %" PRId64 " of %s: %s",
 			 api->run_id(run), api->run_job(run), err);
 		return e;
 	}
-	if (!(r = calloc(1, sizeof(*r)))) {
+	if (!(job = calloc(1, sizeof(*job)))) {
 		files_args_free(&a);
 		return -ENOMEM;
 	}
-	if ((e = files_job_init(&r->job, &a)) < 0) {
-		free(r);
+	if ((e = files_job_init(job, &a)) < 0) {
+		free(job);
 		return e;
 	}
-	r->run = run;
-	r->id = api->run_id(run);
-	r->handle = api->submit(p, files_work, files_done, r);
-	if (r->handle < 0) {
-		e = (int)r->handle;
-		frun_free(r);
-		return e;
-	}
-	frun_link(r);
-	return 0;
+	return poolrun_start(&files_runs, p, run, job);
 }
 
 static void files_stop(loopd_plugin *p, loopd_run *run)
 {
-	for (struct frun *r = runs; r; r = r->next)
-		if (r->run == run) {
-			/* Queued: done gets -ECANCELED.  Running (-EBUSY):
-			 * the walk ends at its next entry. */
-			if (api->cancel(p, r->handle) < 0)
-				files_job_stop(&r->job);
-			return;
-		}
+	poolrun_stop(&files_runs, p, run);
 }
 
 static const struct loopd_kind files_kind = {
@@ -159,20 +116,16 @@ static const struct loopd_kind files_kind = {
 	.stop = files_stop,
 };
 
-/* The drain ran every done; anything left is freed all the same. */
 static void files_shutdown(loopd_plugin *p, void *state)
 {
-	while (runs) {
-		struct frun *r = runs;
-		frun_unlink(r);
-		frun_free(r);
-	}
+	poolrun_shutdown(&files_runs);
 }
 
 static int files_init(loopd_plugin *p, const struct loopd_api *a, void **st)
 {
 	int e;
 	api = a;
+	files_runs.api = a;
 	if ((e = a->add_kind(p, &files_kind)) < 0) {
 		a->log(p, LOOPD_LOG_ERR, "registering the files kind: %s",
 		       strerror(-e));

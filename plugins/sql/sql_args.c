@@ -12,23 +12,10 @@
 
 #include <jansson.h>
 
+#include "../common/jargs.h"
 #include "sql_args.h"
 
 #define KEYS_TEXT "database, statements, file, timeout_ms and readonly"
-
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 void sql_args_free(struct sql_args *a)
 {
@@ -42,18 +29,10 @@ void sql_args_free(struct sql_args *a)
 static int parse_path(json_t *v, const char *key, char **out, char *err,
 		      size_t errlen)
 {
-	const char *s = json_string_value(v);
-	if (!json_is_string(v))
-		return refuse(err, errlen, "args.%s: not a string", key);
-	if (s[0] != '/')
-		return refuse(err, errlen,
-			      "args.%s: \"%s\" is not an absolute path", key,
-			      s);
-	if (strlen(s) >= PATH_MAX)
-		return refuse(err, errlen, "args.%s: longer than %d bytes", key,
-			      PATH_MAX - 1);
-	if (strlen(s) != json_string_length(v))
-		return refuse(err, errlen, "args.%s: contains a NUL byte", key);
+	const char *s = NULL;
+	int r = jargs_abspath(v, key, &s, err, errlen);
+	if (r < 0)
+		return r;
 	return (*out = strdup(s)) ? 0 : -ENOMEM;
 }
 
@@ -62,13 +41,13 @@ static int parse_statements(json_t *v, struct sql_args *a, char *err,
 {
 	const char *s = json_string_value(v);
 	if (!json_is_string(v))
-		return refuse(err, errlen,
-			      "args.statements: not a string of SQL");
+		return jargs_refuse(err, errlen,
+				    "args.statements: not a string of SQL");
 	if (strspn(s, " \t\r\n\f\v") == strlen(s))
-		return refuse(err, errlen, "args.statements: empty");
+		return jargs_refuse(err, errlen, "args.statements: empty");
 	if (strlen(s) != json_string_length(v))
-		return refuse(err, errlen,
-			      "args.statements: contains a NUL byte");
+		return jargs_refuse(err, errlen,
+				    "args.statements: contains a NUL byte");
 	return (a->statements = strdup(s)) ? 0 : -ENOMEM;
 }
 
@@ -77,61 +56,41 @@ static int parse_timeout(json_t *v, struct sql_args *a, char *err,
 {
 	json_int_t t = json_integer_value(v);
 	if (!json_is_integer(v))
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args.timeout_ms: not an integer of milliseconds");
 	if (t < 0 || t > SQL_MAX_TIMEOUT_MS)
-		return refuse(err, errlen,
-			      "args.timeout_ms: %" JSON_INTEGER_FORMAT
-			      " is not from 0 to %d (a day)",
-			      t, SQL_MAX_TIMEOUT_MS);
+		return jargs_refuse(err, errlen,
+				    "args.timeout_ms: %" JSON_INTEGER_FORMAT
+				    " is not from 0 to %d (a day)",
+				    t, SQL_MAX_TIMEOUT_MS);
 	a->timeout_ms = (int)t;
-	return 0;
-}
-
-static int check_keys(json_t *root, char *err, size_t errlen)
-{
-	static const char *const known[] = { "database", "statements", "file",
-					     "timeout_ms", "readonly" };
-	const char *k;
-	json_t *v;
-	json_object_foreach(root, k, v)
-	{
-		size_t i = 0;
-		while (i < sizeof(known) / sizeof(known[0]) &&
-		       strcmp(k, known[i]))
-			i++;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return refuse(
-				err, errlen,
-				"args.%s: unknown key; sql takes " KEYS_TEXT,
-				k);
-	}
 	return 0;
 }
 
 static int parse_root(json_t *root, struct sql_args *a, char *err,
 		      size_t errlen)
 {
-	json_t *db, *stmts, *file, *v;
-	int r;
-	if (!json_is_object(root))
-		return refuse(err, errlen, "args: not an object");
-	if ((r = check_keys(root, err, errlen)) < 0)
+	static const char *const known[] = { "database", "statements", "file",
+					     "timeout_ms", "readonly" };
+	json_t *db, *stmts, *file;
+	int r = jargs_keys(root, known, sizeof(known) / sizeof(known[0]), "sql",
+			   KEYS_TEXT, err, errlen);
+	if (r < 0)
 		return r;
 	db = json_object_get(root, "database");
 	stmts = json_object_get(root, "statements");
 	file = json_object_get(root, "file");
 	if (!db)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args.database: missing; the absolute path of an existing SQLite database is required");
 	if (stmts && file)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args: statements and file together; give one of them");
 	if (!stmts && !file)
-		return refuse(
+		return jargs_refuse(
 			err, errlen,
 			"args: neither statements (SQL text) nor file (a path to SQL) given");
 	a->timeout_ms = SQL_DEFAULT_TIMEOUT_MS;
@@ -139,14 +98,10 @@ static int parse_root(json_t *root, struct sql_args *a, char *err,
 	if (!r)
 		r = stmts ? parse_statements(stmts, a, err, errlen)
 			  : parse_path(file, "file", &a->file, err, errlen);
-	if (!r && (v = json_object_get(root, "timeout_ms")))
-		r = parse_timeout(v, a, err, errlen);
-	if (!r && (v = json_object_get(root, "readonly"))) {
-		if (!json_is_boolean(v))
-			return refuse(err, errlen,
-				      "args.readonly: not true or false");
-		a->readonly = json_is_true(v);
-	}
+	if (!r && (stmts = json_object_get(root, "timeout_ms")))
+		r = parse_timeout(stmts, a, err, errlen);
+	if (!r)
+		r = jargs_bool(root, "readonly", &a->readonly, err, errlen);
 	return r;
 }
 
@@ -154,21 +109,12 @@ int sql_args_parse(const char *args_json, struct sql_args *out, char *err,
 		   size_t errlen)
 {
 	struct sql_args a = { 0 };
-	json_error_t je;
 	json_t *root;
-	int r;
-	if (err && errlen)
-		err[0] = '\0';
-	root = json_loads(args_json ? args_json : "", JSON_REJECT_DUPLICATES,
-			  &je);
-	if (!root)
-		return refuse(err, errlen,
-			      "args: not valid JSON: %s (line %d, column %d)",
-			      je.text, je.line, je.column);
-	r = parse_root(root, &a, err, errlen);
+	int r = jargs_load(args_json, &root, err, errlen);
+	if (r < 0)
+		return r;
+	r = jargs_done(parse_root(root, &a, err, errlen), err, errlen);
 	json_decref(root);
-	if (r == -ENOMEM)
-		refuse(err, errlen, "args: out of memory");
 	if (r < 0 || !out)
 		sql_args_free(&a);
 	else

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "pool.h"
 #include "loopd/plugin.h"
 
 #define MAX_CONFIG 16
@@ -273,7 +274,9 @@ int main(int argc, char **argv)
 		loop_timer(L, NULL, (uint64_t)exit_ms, 0, end_loop, NULL);
 	loop_run(L);
 	loop_drain_owner(L, NULL); /* rule 4, as loopd's unload does */
-	loop_run_once(L);
+	do /* every cancelled job's done, and the running ones awaited */
+		loop_run_once(L);
+	while (pool_inflight(loop_pool(L)) > 0);
 	desc->shutdown(NULL, state);
 	loop_free(L);
 	for (int i = 0; i < nruns; i++)
