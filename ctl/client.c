@@ -104,6 +104,15 @@ static int closed_error(struct client *c)
 	return drop(c);
 }
 
+/* Whether the daemon, which closed the connection before reading the
+ * call, left a message first: a client over its connection limits is
+ * told io.loopd.daemon.Busy, which client_recv then returns. */
+static bool told_why(struct client *c)
+{
+	char b;
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 int client_send(struct client *c, const char *method, json_t *params,
 		unsigned flags)
 {
@@ -125,6 +134,8 @@ int client_send(struct client *c, const char *method, json_t *params,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			if (told_why(c))
+				break; /* client_recv reads it */
 			rc = closed_error(c);
 		} else if (n < 0) {
 			fprintf(stderr, "loopctl: sending to %s: %s\n",

@@ -189,7 +189,9 @@ bool client_interrupted(void);
 bool client_sleep(int64_t ms);
 
 /* The exit status for an error reply named error (CLI.md): 4 for
- * PermissionDenied, 5 for NoSuchJob/NoSuchRun/NoSuchPlugin, else 1. */
+ * PermissionDenied, 5 for NoSuchJob/NoSuchRun/NoSuchPlugin, else 1 (the
+ * call failed; e.g. io.loopd.daemon.Busy: over the daemon's client
+ * limits). */
 int client_error_status(const char *error);
 /* Prints "loopctl: MESSAGE (ERROR)" from an error reply's parameters
  * (borrowed; may be NULL) and returns client_error_status(error). */

@@ -12,11 +12,11 @@
  *
  * A call's life: the server checks the level and calls the method's fn.
  * The handler answers now or later (after a commit) with exactly one final
- * ctl_reply() or ctl_error(); a call made with "more" may send any number
- * of ctl_reply_more() first.  The final answer frees the call.  If the
- * client goes away first, the call's on_gone hook (if set) runs once; the
- * handler must still end the call with ctl_reply or ctl_error, which then
- * only free it.  For a "oneway" call the answer is dropped, not sent.
+ * ctl_reply(), ctl_reply_jbuf() or ctl_error(); a call made with "more" may
+ * send any number of ctl_reply_more() first.  The final answer frees the
+ * call.  If the client goes away first, the call's on_gone hook (if set)
+ * runs once; the handler must still end the call with one of them, which
+ * then only frees it.  For a "oneway" call the answer is dropped, not sent.
  */
 #ifndef LOOPD_CTL_H
 #define LOOPD_CTL_H
@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct jbuf;
 struct loop;
 struct ctl_server;
 struct ctl_call;
@@ -125,10 +126,17 @@ int ctl_server_adopt(struct ctl_server *s, int fd, const struct ctl_peer *peer);
 
 /* Final reply {"parameters": params}.  Steals params (NULL: {}). */
 void ctl_reply(struct ctl_call *c, json_t *params);
-/* Final reply whose parameters are the JSON object text params (len
- * bytes, borrowed): for replies too big to build as a jansson tree.  The
- * caller vouches that it is one valid JSON object in UTF-8. */
-void ctl_reply_raw(struct ctl_call *c, const char *params, size_t len);
+/*
+ * A final reply written as JSON text, with no jansson tree: for the hot
+ * calls (GetStatus) and the big replies (a 10,000-job jobs.List).
+ * ctl_reply_begin initialises b with the reply's head; the handler then
+ * writes the parameters object into it (jbuf.h) and hands it over with
+ * ctl_reply_jbuf, which takes b's memory (a big reply is queued without
+ * a copy) and leaves b empty.  The handler vouches that what it wrote is
+ * one JSON object in UTF-8.
+ */
+void ctl_reply_begin(struct jbuf *b);
+void ctl_reply_jbuf(struct ctl_call *c, struct jbuf *b);
 /* A streaming reply with "continues": true.  Only for calls with more;
  * otherwise it is a programming error (logged, dropped).  Steals. */
 void ctl_reply_more(struct ctl_call *c, json_t *params);

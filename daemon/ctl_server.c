@@ -49,6 +49,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jbuf.h"
 #include "log.h"
 #include "loop.h"
 #include "loopd/protocol.h"
@@ -68,6 +69,7 @@
 #define CTL_REFUSE_LOG_MS  10000u /* one refusal logged per this */
 
 #define LOOPD_E_METHOD_NOT_IMPLEMENTED LOOPD_IF_SERVICE ".MethodNotImplemented"
+#define CTL_PARAMS_KEY                 "\"parameters\":" /* of every reply */
 
 /* Bytes p[off..len) are data; p[0..off) are consumed. */
 struct ctl_buf {
@@ -117,13 +119,15 @@ struct ctl_server {
 	struct ctl_conn *conns;
 	uint64_t nconns, refuse_logged;
 	struct ctl_server_stats st;
+	json_t *empty; /* the parameters of a call that has none (ctl_msg) */
 };
 
 /* A parsed call. */
 struct ctl_msg {
 	json_t *root, *params; /* params: a new reference */
-	const char *method;    /* borrowed from root */
+	const char *method;    /* borrowed from root, or name */
 	bool more, oneway;
+	char name[96]; /* the method, parsed without jansson */
 };
 
 /* Why a message is malformed: the part at fault and a sentence. */
@@ -261,6 +265,13 @@ static void buf_reserve(struct ctl_buf *b, size_t n)
 	b->cap = cap;
 }
 
+static void buf_put(struct ctl_buf *b, const char *s, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
 /* Drops n bytes of data; an emptied large buffer is given back. */
 static void buf_consume(struct ctl_buf *b, size_t n)
 {
@@ -278,10 +289,7 @@ static void buf_consume(struct ctl_buf *b, size_t n)
 /* json_dump_callback's sink: appends to a buffer. */
 static int ctl_dump_cb(const char *buf, size_t size, void *data)
 {
-	struct ctl_buf *b = data;
-	buf_reserve(b, size);
-	memcpy(b->p + b->len, buf, size);
-	b->len += size;
+	buf_put(data, buf, size);
 	return 0;
 }
 
@@ -633,20 +641,66 @@ static void conn_read(struct ctl_conn *cn)
 
 /* ---- writing ---- */
 
-/* Appends msg, serialized (compact) and NUL-terminated, to the output.
- * 0, or -EINVAL when jansson cannot encode it (nothing is appended). */
-static int conn_queue(struct ctl_conn *cn, json_t *msg)
+/* A message was appended to the output, which held pending bytes
+ * before it. */
+static void conn_queued(struct ctl_conn *cn, size_t pending)
 {
-	size_t pending = buf_pending(&cn->out);
-	if (json_dump_callback(msg, ctl_dump_cb, &cn->out, JSON_COMPACT) < 0) {
-		cn->out.len = cn->out.off + pending;
+	uint64_t now = loop_now(cn->s->loop);
+	if (!pending)
+		cn->last_out = now;
+	cn->last_io = now;
+}
+
+/* Appends the JSON of v (compact).  False when jansson cannot encode it. */
+static bool buf_dump(struct ctl_buf *b, const json_t *v)
+{
+	return json_dump_callback(v, ctl_dump_cb, b,
+				  JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+}
+
+/* Appends "error":NAME, (jansson quotes it: errors are not the hot path). */
+static bool buf_error(struct ctl_buf *b, const char *error)
+{
+	json_t *name = json_string(error);
+	bool ok = name != NULL;
+	if (ok) {
+		buf_put(b, "\"error\":", 8);
+		ok = buf_dump(b, name);
+		buf_put(b, ",", 1);
+	}
+	json_decref(name);
+	return ok;
+}
+
+/* Appends "parameters":PARAMS (NULL: {}). */
+static bool buf_params(struct ctl_buf *b, const json_t *params)
+{
+	buf_put(b, CTL_PARAMS_KEY, sizeof(CTL_PARAMS_KEY) - 1);
+	if (params)
+		return buf_dump(b, params);
+	buf_put(b, "{}", 2);
+	return true;
+}
+
+/* Appends {"error": error, "parameters": params, "continues": true} (the
+ * parts that apply) and its NUL to the output: written around the
+ * parameters rather than built as one more jansson object.  0, or
+ * -EINVAL when jansson cannot encode it (nothing is appended). */
+static int conn_queue(struct ctl_conn *cn, const char *error,
+		      const json_t *params, bool continues)
+{
+	static const char more[] = ",\"continues\":true";
+	struct ctl_buf *b = &cn->out;
+	size_t pending = buf_pending(b);
+	buf_put(b, "{", 1);
+	if ((error && !buf_error(b, error)) || !buf_params(b, params)) {
+		b->len = b->off + pending; /* buf_reserve keeps off + pending */
 		return -EINVAL;
 	}
-	buf_reserve(&cn->out, 1);
-	cn->out.p[cn->out.len++] = '\0';
-	if (!pending)
-		cn->last_out = loop_now(cn->s->loop);
-	cn->last_io = loop_now(cn->s->loop);
+	if (continues)
+		buf_put(b, more, sizeof(more) - 1);
+	buf_put(b, "}", 2); /* and the NUL */
+	conn_queued(cn, pending);
 	return 0;
 }
 
@@ -750,12 +804,139 @@ static int ctl_shape(struct ctl_msg *m, struct ctl_bad *bad)
 	return 0;
 }
 
+/*
+ * The common calls without jansson: a message of exactly this shape,
+ * {"method":"io.loopd.daemon.GetStatus"}, with members "method" (letters,
+ * digits, dots and underscores), "parameters" ({} or null), "more" and
+ * "oneway" (true or false), each at most once, in any order, no spaces.
+ * Every such message is valid JSON that ctl_parse would accept with the
+ * same meaning; anything else (whitespace, escapes, other members or
+ * values, a mistake) takes jansson's path, which also says what is wrong.
+ */
+enum {
+	FP_METHOD = 1,
+	FP_PARAMS = 2,
+	FP_MORE = 4,
+	FP_ONEWAY = 8
+};
+
+/* Skips the literal lit at *p (before end).  False if it is not there. */
+static bool fp_take(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+static bool fp_name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_';
+}
+
+/* The method name at p, up to its closing quote, into m->name. */
+static const char *fp_name(const char *p, const char *end, struct ctl_msg *m)
+{
+	const char *q = p;
+	while (q < end && fp_name_char(*q))
+		q++;
+	if (q == end || *q != '"' || q == p ||
+	    (size_t)(q - p) >= sizeof(m->name))
+		return NULL;
+	memcpy(m->name, p, (size_t)(q - p));
+	m->name[q - p] = '\0';
+	m->method = m->name;
+	return q + 1;
+}
+
+static const char *fp_bool(const char *p, const char *end, bool *out)
+{
+	if (fp_take(&p, end, "true"))
+		*out = true;
+	else if (fp_take(&p, end, "false"))
+		*out = false;
+	else
+		return NULL;
+	return p;
+}
+
+/* "parameters": {} (when the nesting limit allows two levels) or null. */
+static const char *fp_params(const char *p, const char *end, bool two_deep)
+{
+	if ((two_deep && fp_take(&p, end, "{}")) || fp_take(&p, end, "null"))
+		return p;
+	return NULL;
+}
+
+/* One member at p, and the position after it; NULL when it is not of the
+ * shape above.  *seen: the members so far. */
+static const char *fp_member(const struct ctl_server *s, const char *p,
+			     const char *end, struct ctl_msg *m, unsigned *seen)
+{
+	unsigned bit;
+	if (fp_take(&p, end, "\"method\":\"")) {
+		bit = FP_METHOD;
+		p = fp_name(p, end, m);
+	} else if (fp_take(&p, end, "\"parameters\":")) {
+		bit = FP_PARAMS;
+		p = fp_params(p, end, s->opts.max_depth >= 2);
+	} else if (fp_take(&p, end, "\"more\":")) {
+		bit = FP_MORE;
+		p = fp_bool(p, end, &m->more);
+	} else if (fp_take(&p, end, "\"oneway\":")) {
+		bit = FP_ONEWAY;
+		p = fp_bool(p, end, &m->oneway);
+	} else {
+		return NULL;
+	}
+	if (!p || (*seen & bit))
+		return NULL;
+	*seen |= bit;
+	return p;
+}
+
+/* Parses msg (len bytes) if it has the shape above: true with m set. */
+static bool ctl_parse_fast(struct ctl_server *s, const char *msg, size_t len,
+			   struct ctl_msg *m)
+{
+	if (len < 2 || msg[0] != '{' || msg[len - 1] != '}')
+		return false;
+	const char *p = msg + 1, *end = msg + len - 1; /* inside the braces */
+	unsigned seen = 0;
+	while (p && p < end) {
+		if (seen && !fp_take(&p, end, ","))
+			return false;
+		p = fp_member(s, p, end, m, &seen);
+	}
+	if (p != end || !(seen & FP_METHOD) || (m->more && m->oneway))
+		return false; /* both: jansson's path says so */
+	m->params = json_incref(s->empty);
+	return true;
+}
+
+/* After a call: the shared empty parameters are replaced if a handler
+ * kept a reference to them or changed them. */
+static void ctl_empty_check(struct ctl_server *s)
+{
+	if (s->empty->refcount == 1 && json_object_size(s->empty) == 0)
+		return;
+	json_decref(s->empty);
+	s->empty = json_object();
+	if (!s->empty)
+		fatalx("ctl: out of memory");
+}
+
 /* Parses one message (without its NUL).  0, or -EINVAL with bad set;
  * m->root is set whenever the JSON parsed, and freed by the caller. */
-static int ctl_parse(const struct ctl_server *s, const char *msg, size_t len,
+static int ctl_parse(struct ctl_server *s, const char *msg, size_t len,
 		     struct ctl_msg *m, struct ctl_bad *bad)
 {
 	json_error_t je;
+	*m = (struct ctl_msg){ 0 };
+	if (ctl_parse_fast(s, msg, len, m))
+		return 0;
 	*m = (struct ctl_msg){ 0 };
 	if (ctl_too_deep(msg, len, s->opts.max_depth))
 		return ctl_bad(bad, "message",
@@ -798,14 +979,14 @@ static void ctl_unencodable(struct ctl_call *c, bool final)
 		  ctl_call_method(c), final ? "error sent" : "dropped");
 	if (!final)
 		return;
-	json_t *m = json_pack("{s:s, s:{s:s, s:s}}", "error",
-			      LOOPD_E_METHOD_NOT_IMPLEMENTED, "parameters",
-			      "method", ctl_call_method(c), "message",
-			      "loopd could not encode the reply (a bug: see "
-			      "its log)");
-	if (m && conn_queue(c->conn, m) == 0)
+	json_t *p =
+		json_pack("{s:s, s:s}", "method", ctl_call_method(c), "message",
+			  "loopd could not encode the reply (a bug: see "
+			  "its log)");
+	if (p &&
+	    conn_queue(c->conn, LOOPD_E_METHOD_NOT_IMPLEMENTED, p, false) == 0)
 		c->conn->s->st.errors++;
-	json_decref(m);
+	json_decref(p);
 }
 
 /* Queues {"error": error, "parameters": params, "continues": true} (the
@@ -818,17 +999,11 @@ static void ctl_send(struct ctl_call *c, const char *error, json_t *params,
 		json_decref(params);
 		return;
 	}
-	json_t *msg = json_object();
-	if (error)
-		json_object_set_new(msg, "error", json_string(error));
-	json_object_set_new(msg, "parameters", params ? params : json_object());
-	if (continues)
-		json_object_set_new(msg, "continues", json_true());
-	if (conn_queue(cn, msg) < 0)
+	if (conn_queue(cn, error, params, continues) < 0)
 		ctl_unencodable(c, !continues);
 	else if (error)
 		cn->s->st.errors++;
-	json_decref(msg);
+	json_decref(params);
 	conn_kick(cn);
 }
 
@@ -838,24 +1013,38 @@ void ctl_reply(struct ctl_call *c, json_t *params)
 	call_end(c);
 }
 
-void ctl_reply_raw(struct ctl_call *c, const char *params, size_t len)
+void ctl_reply_begin(struct jbuf *b)
 {
-	static const char head[] = "{\"parameters\":";
-	struct ctl_conn *cn = c->conn;
-	if (cn && !c->oneway) {
-		size_t pending = buf_pending(&cn->out);
-		buf_reserve(&cn->out, sizeof(head) - 1 + len + 2);
-		memcpy(cn->out.p + cn->out.len, head, sizeof(head) - 1);
-		cn->out.len += sizeof(head) - 1;
-		memcpy(cn->out.p + cn->out.len, params, len);
-		cn->out.len += len;
-		cn->out.p[cn->out.len++] = '}';
-		cn->out.p[cn->out.len++] = '\0';
-		if (!pending)
-			cn->last_out = loop_now(cn->s->loop);
-		cn->last_io = loop_now(cn->s->loop);
-		conn_kick(cn);
+	static const char head[] = "{" CTL_PARAMS_KEY;
+	jb_init(b);
+	jb_reserve(b, 1024); /* a GetStatus in one allocation */
+	jb_append(b, head, sizeof(head) - 1);
+}
+
+/* Queues the message in b (NUL included): a big one by taking b's memory
+ * when nothing else is queued, a small one by a copy (the output buffer
+ * is kept; b's would be one more allocation per call). */
+static void conn_take(struct ctl_conn *cn, struct jbuf *b)
+{
+	struct ctl_buf *out = &cn->out;
+	size_t pending = buf_pending(out);
+	if (pending || b->len <= CTL_BUF_KEEP) {
+		buf_put(out, b->p, b->len);
+	} else {
+		free(out->p);
+		*out = (struct ctl_buf){ b->p, 0, b->len, b->cap };
+		jb_init(b);
 	}
+	conn_queued(cn, pending);
+	conn_kick(cn);
+}
+
+void ctl_reply_jbuf(struct ctl_call *c, struct jbuf *b)
+{
+	jb_append(b, "}", 2); /* and the NUL: the message's end */
+	if (c->conn && !c->oneway)
+		conn_take(c->conn, b);
+	jb_free(b);
 	call_end(c);
 }
 
@@ -1090,13 +1279,14 @@ static void ctl_dispatch(struct ctl_call *c, struct ctl_msg *m)
 /* Handles one message (len bytes, its NUL not included). */
 static void conn_message(struct ctl_conn *cn, const char *msg, size_t len)
 {
+	struct ctl_server *s = cn->s;
 	struct ctl_call *c = ctl_xcalloc(sizeof(*c));
 	struct ctl_msg m;
 	struct ctl_bad bad;
 	c->conn = cn;
 	c->peer = cn->peer;
 	cn->call = c;
-	int r = ctl_parse(cn->s, msg, len, &m, &bad);
+	int r = ctl_parse(s, msg, len, &m, &bad);
 	c->oneway = m.oneway; /* known when the JSON parsed */
 	if (r < 0)
 		ctl_error_param(c, bad.part, "%s", bad.why);
@@ -1104,6 +1294,7 @@ static void conn_message(struct ctl_conn *cn, const char *msg, size_t len)
 		ctl_dispatch(c, &m);
 	json_decref(m.params);
 	json_decref(m.root);
+	ctl_empty_check(s);
 }
 
 /* Handles complete messages while the previous call is answered, the
@@ -1275,53 +1466,84 @@ static void ctl_accept_pause(struct ctl_server *s, int err)
 	}
 }
 
-/* Why a new client of uid is over a limit, or NULL. */
-static const char *ctl_over_limit(const struct ctl_server *s, uid_t uid)
+/* A connection limit: its [ctl] option and value. */
+struct ctl_limit {
+	const char *option;
+	unsigned max;
+	bool per_uid;
+};
+
+/* Whether a new client of uid is over a limit (then *lim says which). */
+static bool ctl_over_limit(const struct ctl_server *s, uid_t uid,
+			   struct ctl_limit *lim)
 {
 	unsigned mine = 0;
-	if (s->nconns >= s->opts.max_clients)
-		return "too many clients";
+	if (s->nconns >= s->opts.max_clients) {
+		*lim = (struct ctl_limit){ "max-clients", s->opts.max_clients,
+					   false };
+		return true;
+	}
 	for (const struct ctl_conn *cn = s->conns; cn; cn = cn->next)
 		mine += cn->peer.uid == uid;
-	return mine >= s->opts.max_clients_uid ? "too many clients of this uid"
-					       : NULL;
+	*lim = (struct ctl_limit){ "max-clients-per-uid",
+				   s->opts.max_clients_uid, true };
+	return mine >= s->opts.max_clients_uid;
 }
 
-/* Tells a client over a limit why (if its socket takes it), closes it. */
+/* The Busy error of a client over lim, as text (caller frees), or NULL. */
+static char *ctl_busy_text(const struct ctl_limit *lim, uid_t uid)
+{
+	char why[160];
+	if (!lim->per_uid)
+		snprintf(why, sizeof(why),
+			 "too many clients: loopd serves at most %u at once "
+			 "([ctl] %s); try again later",
+			 lim->max, lim->option);
+	else
+		snprintf(why, sizeof(why),
+			 "too many clients of uid %u: loopd serves at most %u "
+			 "per uid ([ctl] %s); try again later",
+			 (unsigned)uid, lim->max, lim->option);
+	json_t *m =
+		json_pack("{s:s, s:{s:s, s:s, s:I}}", "error",
+			  LOOPD_E_DAEMON_BUSY, "parameters", "message", why,
+			  "limit", lim->option, "max", (json_int_t)lim->max);
+	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	return text;
+}
+
+/* Tells a client over a limit (Busy, if its socket takes it), closes it. */
 static void ctl_refuse(struct ctl_server *s, int fd, const struct ctl_peer *p,
-		       const char *why)
+		       const struct ctl_limit *lim)
 {
 	uint64_t now = loop_now(s->loop);
-	json_t *m =
-		json_pack("{s:s, s:{s:s}}", "error", LOOPD_E_PERMISSION_DENIED,
-			  "parameters", "message", why);
-	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	char *text = ctl_busy_text(lim, p->uid);
 	if (text &&
 	    send(fd, text, strlen(text) + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("ctl: refusing a client: %s", strerror(errno));
 	free(text);
-	json_decref(m);
 	close(fd);
 	s->st.rejected++;
 	if (s->refuse_logged && now - s->refuse_logged < CTL_REFUSE_LOG_MS)
 		return;
 	s->refuse_logged = now ? now : 1;
-	log_warnx("ctl: refused a client (uid %u, pid %d): %s",
-		  (unsigned)p->uid, (int)p->pid, why);
+	log_warnx("ctl: refused a client (uid %u, pid %d): over [ctl] %s = %u",
+		  (unsigned)p->uid, (int)p->pid, lim->option, lim->max);
 }
 
 static void ctl_accepted(struct ctl_server *s, int fd)
 {
 	struct ctl_peer peer;
+	struct ctl_limit lim;
 	int r = ctl_peer_read(fd, s->opts.admin_gid, &peer);
 	if (r < 0) {
 		log_warnx("ctl: a client's credentials: %s", strerror(-r));
 		close(fd);
 		return;
 	}
-	const char *why = ctl_over_limit(s, peer.uid);
-	if (why)
-		ctl_refuse(s, fd, &peer, why);
+	if (ctl_over_limit(s, peer.uid, &lim))
+		ctl_refuse(s, fd, &peer, &lim);
 	else
 		ctl_server_adopt(s, fd, &peer);
 }
@@ -1544,7 +1766,10 @@ int ctl_server_new(struct ctl_server **out, struct loop *l,
 	if (r < 0)
 		return r;
 	struct ctl_server *s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(opts->path))) {
+	if (!s || !(s->path = strdup(opts->path)) ||
+	    !(s->empty = json_object())) {
+		if (s)
+			free(s->path);
 		free(s);
 		return ctl_fail(err, errlen, -ENOMEM, "out of memory");
 	}
@@ -1556,6 +1781,7 @@ int ctl_server_new(struct ctl_server **out, struct loop *l,
 	s->fd = -1;
 	s->force_level = -1;
 	if ((r = ctl_open(s, err, errlen)) < 0) {
+		json_decref(s->empty);
 		free(s->path);
 		free(s);
 		return r;
@@ -1595,6 +1821,7 @@ void ctl_server_free(struct ctl_server *s)
 		conn_free(s->conns);
 	ctl_sweep_stop(s);
 	ctl_unlink_own(s);
+	json_decref(s->empty);
 	free(s->path);
 	free(s);
 }

@@ -337,7 +337,7 @@ static void print_store_figures(const char *sock)
 /* ---- the epoll client (status, add) ---- */
 
 /* c's connection is gone (why): says so with what loopd sent last, e.g.
- * the PermissionDenied of a client over [ctl] max-clients, and exits. */
+ * the io.loopd.daemon.Busy of a client over [ctl] max-clients, and exits. */
 static void conn_lost(struct bench *b, struct conn *c, const char *why)
 {
 	char last[256] = "";

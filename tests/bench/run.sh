@@ -537,6 +537,19 @@ ctl_redis_start() {
 	return 1
 }
 
+# ctl_load: appends the 1-minute load average to LINE (load1=) and
+# widens CTL_LOADS (LOW-HIGH) with it: the machine's other work during
+# the rows, printed with their table.
+ctl_load() {
+	local l
+	read -r l _ </proc/loadavg
+	LINE+=" load1=$l"
+	CTL_LOADS=$(awk -v r="${CTL_LOADS:-}" -v l="$l" 'BEGIN {
+		if (r == "") { print l "-" l; exit }
+		split(r, a, "-")
+		print (l < a[1] ? l : a[1]) "-" (l > a[2] ? l : a[2]) }')
+}
+
 # ctl_bench SOCKET PID ARGS...: one ctl_bench run; its result line in LINE.
 ctl_bench() {
 	local sock=$1 pid=$2 rc
@@ -544,6 +557,7 @@ ctl_bench() {
 	LINE=$(timeout --foreground -k 5 "$RUN_TIMEOUT" "$CTLB" -s "$sock" \
 		-p "$pid" "$@" 2>"$CTL_DIR/err")
 	rc=$?
+	[ -n "$LINE" ] && ctl_load
 	printf 'ctl: %s\n' "$LINE" >>"$RAW"
 	[ -n "$LINE" ] && printf '[ctl] %s\n' "$LINE" >&2
 	[ $rc -eq 0 ] && return 0
@@ -571,6 +585,7 @@ ctl_redis() {
 			"max_us=%.1f srv_cpu=%.2f srv_us_call=%.1f errors=0\n",
 			c, p, n, $4, $10 * 1000, $14 * 1000, $16 * 1000,
 			(c1 - c0) / (t1 - t0), (c1 - c0) * 1e6 / (2 * n) }')
+	[ -n "$LINE" ] && ctl_load
 	printf 'ctl: %s\n' "${LINE:-redis-benchmark -c $1 -P $2: no PING_MBULK line}" >>"$RAW"
 	[ -n "$LINE" ] && printf '[ctl] %s\n' "$LINE" >&2
 	[ $rc -eq 0 ] && [ -n "$LINE" ] && return 0
@@ -659,7 +674,7 @@ if [ -n "$RUN_CTL" ]; then
 	ctl_cleanup
 
 	redis_version=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-	ctl_title="control socket: loopd GetStatus vs redis-server $redis_version PING, Unix sockets, median of $CTL_REPS run(s) of ${CTL_SECONDS}s per row"
+	ctl_title="control socket: loopd GetStatus vs redis-server $redis_version PING, Unix sockets, median of $CTL_REPS run(s) of ${CTL_SECONDS}s per row, load average ${CTL_LOADS:--} (1 min, at the end of each run)"
 	printf '\n%s\n' "$ctl_title"
 	printf '  %-11s %-24s %9s %9s %9s %8s %8s  %s\n' "conns×depth" \
 		"server (client)" calls/s p50_us p99_us cpu_us loopd/it target

@@ -12,9 +12,9 @@ one epoll loop.  Prints calls, errors, p50/p99/max latency and one line
 disconnect, timeout) or if the p99 is above --p99-ms.
 
 hold mode (--hold N): opens N connections one after the other, each
-asked GetStatus: a reply is "accepted"; an error reply followed by the
-close is "refused" (counted by its message); a close without a word is
-"untold".  Prints "accepted A refused R untold U messages {...}" and
+asked GetStatus: a reply is "accepted"; a Busy error followed by the
+close is "refused" (counted by its message); a close without a word, or
+with another error, is "untold".  Prints "accepted A refused R untold U messages {...}" and
 keeps the accepted connections open until stdin reaches EOF, so that
 several holders (of several uids) can fill the daemon together.
 """
@@ -27,7 +27,7 @@ import socket
 import sys
 import time
 
-from vl import GET_STATUS, JOBS_LIST, PERMISSION_DENIED, Closed, Conn, percentile
+from vl import BUSY, GET_STATUS, JOBS_LIST, Closed, Conn, percentile
 
 CALLS = [
     json.dumps({"method": GET_STATUS}).encode() + b"\0",
@@ -191,7 +191,7 @@ def hold(a):
         except (Closed, OSError):
             pass
         c.close()
-        counts["refused" if r["error"] == PERMISSION_DENIED else "untold"] += 1
+        counts["refused" if r["error"] == BUSY else "untold"] += 1
         messages[msg] = messages.get(msg, 0) + 1
     print("accepted %d refused %d untold %d messages %s"
           % (counts["accepted"], counts["refused"], counts["untold"], json.dumps(messages)))

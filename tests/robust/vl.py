@@ -15,6 +15,7 @@ JOBS_LIST = "io.loopd.jobs.List"
 JOBS_ADD = "io.loopd.jobs.Add"
 JOBS_PREVIEW = "io.loopd.jobs.Preview"
 PERMISSION_DENIED = "org.varlink.service.PermissionDenied"
+BUSY = "io.loopd.daemon.Busy"
 INVALID_PARAMETER = "org.varlink.service.InvalidParameter"
 
 

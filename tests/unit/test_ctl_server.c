@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "jbuf.h"
 #include "log.h"
 #include "loop.h"
 #include "loopd/protocol.h"
@@ -52,6 +53,7 @@ static struct fixture {
 	int admin_calls, echo_calls, gone, async_pending;
 	struct ctl_call *held;
 	bool end_in_gone;
+	json_t *kept; /* parameters a handler kept (m_taint) */
 } F;
 
 /* ---- the method table ---- */
@@ -143,6 +145,36 @@ static void m_big(struct ctl_call *c, json_t *params, void *ctx)
 	free(s);
 }
 
+/* A handler that changes its parameters and keeps a reference to them:
+ * the next call must not see either. */
+static void m_taint(struct ctl_call *c, json_t *params, void *ctx)
+{
+	json_object_set_new(params, "taint", json_true());
+	json_decref(F.kept);
+	F.kept = json_incref(params);
+	ctl_reply(c, NULL);
+}
+
+/* {"data": "yyy..."} of params.size (default 300000) bytes, written as
+ * text (ctl_reply_jbuf). */
+static void m_text(struct ctl_call *c, json_t *params, void *ctx)
+{
+	json_t *v = json_object_get(params, "size");
+	size_t n = v ? (size_t)json_integer_value(v) : 300000;
+	struct jbuf b;
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, 'y', n);
+	s[n] = '\0';
+	ctl_reply_begin(&b);
+	jb_open(&b, '{');
+	jb_str(&b, "data", s);
+	jb_close(&b, '}');
+	ctl_reply_jbuf(c, &b);
+	assert_null(b.p); /* taken or freed */
+	free(s);
+}
+
 /* Overflow, then the connection is closed once that is written. */
 static void m_hangup(struct ctl_call *c, json_t *params, void *ctx)
 {
@@ -158,6 +190,8 @@ static const struct ctl_method methods[] = {
 	{ T_IF ".Hold", CTL_READ, m_hold },
 	{ T_IF ".Big", CTL_READ, m_big },
 	{ T_IF ".Hangup", CTL_READ, m_hangup },
+	{ T_IF ".Taint", CTL_READ, m_taint },
+	{ T_IF ".Text", CTL_READ, m_text },
 	{ NULL, CTL_READ, NULL },
 };
 
@@ -245,6 +279,7 @@ static int teardown(void **state)
 	for (int i = 0; i < 400 && F.async_pending; i++)
 		pump();
 	stop();
+	json_decref(F.kept);
 	loop_close(F.l, NULL, F.tick, NULL);
 	for (int i = 0; i < 3; i++)
 		pump();
@@ -667,6 +702,140 @@ static void test_permission_denied(void **state)
 	cl_free(root);
 }
 
+/*
+ * Calls of the shape ctl_server.c parses without jansson, each answered
+ * as the same call with a space after its '{' (jansson's path) is: the
+ * same reply, error or not.  Oneway calls are checked by the Echo after
+ * them being the next reply.
+ */
+static void test_fast_path(void **state)
+{
+	static const char *const calls[] = {
+		"{\"method\":\"" T_IF ".Echo\"}",
+		"{\"method\":\"" T_IF ".Echo\",\"parameters\":{}}",
+		"{\"parameters\":null,\"method\":\"" T_IF ".Echo\"}",
+		"{\"method\":\"" T_IF
+		".Echo\",\"more\":false,\"oneway\":false}",
+		"{\"more\":true,\"method\":\"" T_IF ".Stream\"}",
+		"{\"method\":\"" T_IF ".Stream\",\"more\":false}",
+		"{\"method\":\"" T_IF ".Stream\"}",
+		"{\"method\":\"" T_IF ".Echo\",\"more\":true,\"oneway\":true}",
+		"{\"method\":\"" T_IF ".Echo\",\"method\":\"" T_IF ".Echo\"}",
+		"{\"method\":\"" T_IF ".Echo\",\"parameters\":{},"
+		"\"parameters\":{}}",
+		"{\"method\":\"" T_IF ".Echo\",\"more\":true,\"more\":true}",
+		"{\"method\":\"" T_IF ".Nope\"}",
+		"{\"method\":\"com.example.Foo\"}",
+		"{\"method\":\"NoDot\"}",
+		"{\"method\":\"\"}",
+		"{\"method\":\"" T_IF ".Echo\",\"oneway\":true}",
+		"{\"method\":\"" T_IF ".Admin\",\"oneway\":true}",
+		"{\"oneway\":true}",
+		"{}",
+	};
+	struct ctl_opts o = opts();
+	start(&o);
+	struct client *c = cl_new();
+	for (size_t i = 0; i < sizeof(calls) / sizeof(*calls); i++) {
+		char slow[256];
+		json_t *r[2][8] = { { NULL } };
+		snprintf(slow, sizeof(slow), "{ %s", calls[i] + 1);
+		for (int k = 0; k < 2; k++) {
+			cl_send(c, k ? slow : calls[i]);
+			cl_send(c, "{\"method\":\"" T_IF ".Echo\","
+				   "\"parameters\":{\"end\":true}}");
+			for (int n = 0; n < 8; n++) {
+				r[k][n] = cl_recv(c);
+				assert_non_null(r[k][n]);
+				if (json_object_get(params_of(r[k][n]), "end"))
+					break;
+			}
+		}
+		for (int n = 0; n < 8 && (r[0][n] || r[1][n]); n++) {
+			/* Error messages may quote a column, one more for
+			 * the space. */
+			for (int k = 0; k < 2; k++)
+				if (json_object_get(r[k][n], "error"))
+					json_object_del(params_of(r[k][n]),
+							"message");
+			if (!json_equal(r[0][n], r[1][n]))
+				fail_msg("%s: reply %d differs from that of "
+					 "%s: %s",
+					 calls[i], n, slow,
+					 json_dumps(r[0][n], JSON_COMPACT));
+			json_decref(r[0][n]);
+			json_decref(r[1][n]);
+		}
+	}
+	assert_int_equal(F.admin_calls, 2);
+	cl_free(c);
+	stop();
+	/* Nesting allowed one level: "parameters":{} is one too many. */
+	o.max_depth = 1;
+	start(&o);
+	c = cl_new();
+	expect_param(cl_call(c, "{\"method\":\"" T_IF ".Echo\","
+				"\"parameters\":{}}"),
+		     "message");
+	json_t *r = cl_call(c, "{\"method\":\"" T_IF ".Echo\"}");
+	assert_null(json_object_get(r, "error"));
+	json_decref(r);
+	cl_free(c);
+}
+
+/* The parameters of a call without any are shared between calls: one a
+ * handler changed and kept must not reach the next call. */
+static void test_shared_params(void **state)
+{
+	struct ctl_opts o = opts();
+	start(&o);
+	struct client *c = cl_new();
+	for (int i = 0; i < 3; i++) {
+		json_decref(cl_call(c, "{\"method\":\"" T_IF ".Taint\"}"));
+		assert_true(json_is_true(json_object_get(F.kept, "taint")));
+		json_t *r = cl_call(c, "{\"method\":\"" T_IF ".Echo\"}");
+		assert_int_equal(json_object_size(params_of(r)), 0);
+		json_decref(r);
+	}
+	cl_free(c);
+}
+
+/* The data member of reply r, of n bytes of ch; frees r. */
+static void expect_data(json_t *r, size_t n, char ch)
+{
+	assert_non_null(r);
+	const char *d =
+		json_string_value(json_object_get(params_of(r), "data"));
+	assert_non_null(d);
+	assert_int_equal(strlen(d), n);
+	assert_int_equal(d[0], ch);
+	assert_int_equal(d[n - 1], ch);
+	json_decref(r);
+}
+
+/* Replies written as text: a big one taken without a copy (nothing else
+ * queued), one queued behind other output, a small one, and none for a
+ * oneway call. */
+static void test_reply_text(void **state)
+{
+	struct ctl_opts o = opts();
+	start(&o);
+	struct client *c = cl_new();
+	cl_send(c, "{\"method\":\"" T_IF ".Text\",\"oneway\":true}");
+	cl_send(c, "{\"method\":\"" T_IF ".Text\"}");
+	expect_data(cl_recv(c), 300000, 'y');
+	cl_send(c, "{\"method\":\"" T_IF ".Big\"}");
+	cl_send(c, "{\"method\":\"" T_IF ".Text\"}");
+	cl_send(c,
+		"{\"method\":\"" T_IF ".Text\",\"parameters\":{\"size\":3}}");
+	expect_data(cl_recv(c), 65536, 'x');
+	expect_data(cl_recv(c), 300000, 'y');
+	expect_data(cl_recv(c), 3, 'y');
+	expect_echo(c);
+	assert_int_equal(stats().calls, 6);
+	cl_free(c);
+}
+
 /* A message of {"method":Echo,"parameters":{"a":<depth nested arrays>}}. */
 static char *nested(unsigned depth)
 {
@@ -950,6 +1119,25 @@ static void test_output_stall(void **state)
 	cl_free(c);
 }
 
+/* Checks that r is the Busy error of a client over the limit option of
+ * value max, with a message naming both; frees r. */
+static void expect_busy(json_t *r, const char *option, json_int_t max)
+{
+	char num[24];
+	assert_non_null(r);
+	assert_string_equal(
+		json_string_value(json_object_get(params_of(r), "limit")),
+		option);
+	assert_int_equal(int_of(r, "max"), max);
+	const char *m =
+		json_string_value(json_object_get(params_of(r), "message"));
+	snprintf(num, sizeof(num), " %lld ", (long long)max);
+	assert_non_null(m);
+	assert_non_null(strstr(m, option));
+	assert_non_null(strstr(m, num));
+	expect_error(r, LOOPD_E_DAEMON_BUSY);
+}
+
 static void test_max_clients(void **state)
 {
 	struct ctl_opts o = opts();
@@ -961,8 +1149,7 @@ static void test_max_clients(void **state)
 		expect_echo(c[i]);
 	}
 	c[3] = cl_new();
-	json_t *r = cl_recv(c[3]);
-	expect_error(r, LOOPD_E_PERMISSION_DENIED);
+	expect_busy(cl_recv(c[3]), "max-clients", 3);
 	assert_null(cl_recv(c[3]));
 	assert_int_equal(stats().rejected, 1);
 	assert_int_equal(stats().clients, 3);
@@ -983,7 +1170,7 @@ static void test_max_clients(void **state)
 		c[i] = cl_new();
 	expect_echo(c[0]);
 	expect_echo(c[1]);
-	expect_error(cl_recv(c[2]), LOOPD_E_PERMISSION_DENIED);
+	expect_busy(cl_recv(c[2]), "max-clients-per-uid", 2);
 	assert_null(cl_recv(c[2]));
 	for (int i = 0; i < 3; i++)
 		cl_free(c[i]);
@@ -1284,6 +1471,9 @@ int main(void)
 		T(test_pipelined_order),
 		T(test_oneway),
 		T(test_errors),
+		T(test_fast_path),
+		T(test_shared_params),
+		T(test_reply_text),
 		T(test_permission_denied),
 		T(test_depth),
 		T(test_bad_bytes),

@@ -698,6 +698,8 @@ static void test_error_status(void **state)
 			 LC_EXIT_NO_SUCH);
 	assert_int_equal(client_error_status(LOOPD_E_NO_SUCH_PLUGIN),
 			 LC_EXIT_NO_SUCH);
+	assert_int_equal(client_error_status(LOOPD_E_DAEMON_BUSY),
+			 LC_EXIT_FAILED);
 	assert_int_equal(client_error_status(LOOPD_E_JOB_EXISTS),
 			 LC_EXIT_FAILED);
 	assert_int_equal(client_error_status(LOOPD_E_INVALID_SCHEDULE),

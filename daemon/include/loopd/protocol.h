@@ -58,6 +58,8 @@
 #define LOOPD_E_BUSY                LOOPD_IF_PLUGINS ".Busy"
 #define LOOPD_E_SHUTTING_DOWN       LOOPD_IF_DAEMON ".ShuttingDown"
 #define LOOPD_E_STORAGE_FAILED      LOOPD_IF_DAEMON ".StorageFailed"
+/* A client over the connection limits, told before the close. */
+#define LOOPD_E_DAEMON_BUSY         LOOPD_IF_DAEMON ".Busy"
 #define LOOPD_E_OVERFLOW            LOOPD_IF_EVENTS ".Overflow"
 
 /* GetInfo's fixed fields. */
