@@ -39,7 +39,8 @@ asan: deps
 	      -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# ThreadSanitizer is for the threaded parts: the pool and the loop.
+# ThreadSanitizer is for the threaded parts: the pool, the loop, and the
+# plugins whose work runs on pool threads (tests labelled tsan).
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DLOOPD_WERROR=$(WERROR) -DLOOPD_TSAN=ON \
 	      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS)

@@ -53,6 +53,45 @@ static bool loop_health(const json_t *stats, char *buf, size_t len)
 	return off > 0;
 }
 
+/* How many jobs GetStats' pool has reported stuck (loopd --stuck-after)
+ * and still running. */
+static int64_t stuck_jobs(const json_t *stats)
+{
+	int64_t n;
+	return jget_int(json_object_get(stats, "pool"), "stuck", &n) ? n : 0;
+}
+
+/* "2 pool jobs past --stuck-after (lt_stuck 1, sql 1), the oldest running
+ * 1min 5s": the plugins from plugins.List when the reply came. */
+static void stuck_line(struct client *c, const json_t *stats, char *buf,
+		       size_t len)
+{
+	int64_t n = stuck_jobs(stats), oldest_us, k;
+	char span[FMT_MAX] = "-";
+	json_t *pl = NULL, *p;
+	size_t off, i;
+
+	if (jget_int(json_object_get(stats, "pool"), "oldest_running_us",
+		     &oldest_us))
+		fmt_span(oldest_us, span, sizeof(span));
+	off = (size_t)snprintf(buf, len, "%lld pool job%s past --stuck-after",
+			       (long long)n, n == 1 ? "" : "s");
+	(void)client_try(c, LOOPD_M_PLUGINS_LIST, NULL, &pl);
+	json_array_foreach(json_object_get(pl, "plugins"), i, p)
+	{
+		if (jget_int(p, "stuck", &k) && k > 0 && off < len)
+			off += (size_t)snprintf(
+				buf + off, len - off, "%s%s %lld",
+				strchr(buf, '(') ? ", " : " (",
+				jget_str(p, "name") ? jget_str(p, "name") : "?",
+				(long long)k);
+	}
+	json_decref(pl);
+	if (off < len)
+		snprintf(buf + off, len - off, "%s, the oldest running %s",
+			 strchr(buf, '(') ? ")" : "", span);
+}
+
 /* "FILE, read Fri ...: ok" (or the reload's error) from GetStatus. */
 static void config_line(const json_t *st, char *buf, size_t len)
 {
@@ -98,6 +137,10 @@ static void print_status(struct client *c, const json_t *st,
 	fmt_kv(stdout, W, "Plugins", buf, NULL);
 	if (stats && loop_health(stats, buf, sizeof(buf)))
 		fmt_kv(stdout, W, "Loop", buf, NULL);
+	if (stats && stuck_jobs(stats) > 0) {
+		stuck_line(c, stats, buf, sizeof(buf));
+		fmt_kv(stdout, W, "Stuck", buf, c->color ? COLOR_YELLOW : NULL);
+	}
 	config_line(st, buf, sizeof(buf));
 	if (buf[0])
 		fmt_kv(stdout, W, "Config", buf, NULL);

@@ -288,15 +288,18 @@ static json_t *pool_json(struct loop *l)
 {
 	struct pool_stats p;
 	pool_stats(loop_pool(l), &p);
-	return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "threads", (int)p.threads, "busy", (int)p.busy,
-			 "queued", (json_int_t)p.queued, "completed",
-			 (json_int_t)p.completed, "cancelled",
-			 (json_int_t)p.cancelled, "wait_p50_us",
-			 (json_int_t)(p.wait_p50_ns / 1000), "wait_p99_us",
-			 (json_int_t)(p.wait_p99_ns / 1000), "run_p50_us",
-			 (json_int_t)(p.run_p50_ns / 1000), "run_p99_us",
-			 (json_int_t)(p.run_p99_ns / 1000));
+	return json_pack(
+		"{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		" s:I, s:I, s:I}",
+		"threads", (int)p.threads, "busy", (int)p.busy, "queued",
+		(json_int_t)p.queued, "completed", (json_int_t)p.completed,
+		"cancelled", (json_int_t)p.cancelled, "wait_p50_us",
+		(json_int_t)(p.wait_p50_ns / 1000), "wait_p99_us",
+		(json_int_t)(p.wait_p99_ns / 1000), "run_p50_us",
+		(json_int_t)(p.run_p50_ns / 1000), "run_p99_us",
+		(json_int_t)(p.run_p99_ns / 1000), "stuck", (json_int_t)p.stuck,
+		"stuck_total", (json_int_t)p.stuck_total, "oldest_running_us",
+		(json_int_t)(p.oldest_running_ns / 1000));
 }
 
 static json_t *store_json(struct store *s)
@@ -695,6 +698,8 @@ static json_t *plugin_json(struct daemon *d, loopd_plugin *p)
 	char abi[16];
 	snprintf(abi, sizeof(abi), "%u.%u", ds->abi_major, ds->abi_minor);
 	json_object_set_new(o, "abi", json_string(abi));
+	json_object_set_new(o, "stuck",
+			    json_integer((json_int_t)p->acct.stuck));
 	return o;
 }
 

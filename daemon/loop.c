@@ -31,6 +31,7 @@
  */
 #include "loop.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <event2/event.h>
@@ -170,6 +171,10 @@ struct loop {
 	int post_fd;
 
 	struct watchdog wd;
+	uint64_t stuck_ms; /* loop_set_stuck_after; 0: off */
+	loopd_id stuck_timer;
+	loop_stuck_fn stuck_fn;
+	void *stuck_ud;
 	struct loop_account core; /* the daemon's own handles */
 	struct loop_stats st;
 	uint64_t poll_cb_ns; /* callback time inside the current poll */
@@ -639,6 +644,89 @@ loopd_id loop_watch(struct loop *l, loopd_plugin *owner, int fd, int events,
 	return w->h.id;
 }
 
+/* ---- stuck jobs (loop_set_stuck_after) ---- */
+
+static void stuck_check(loopd_plugin *owner, void *ud);
+
+/* Checks in_ms from now, unless off, armed already or no job in flight. */
+static void stuck_arm(struct loop *l, uint64_t in_ms)
+{
+	if (!l->stuck_ms || l->stuck_timer > 0 || pool_inflight(l->pool) == 0)
+		return;
+	loopd_id id = loop_timer(l, NULL, in_ms, 0, stuck_check, l);
+	if (id > 0 && loop_ref(l, NULL, id, 0) == 0)
+		l->stuck_timer = id;
+}
+
+/* The work function's symbol if it has one, else file+offset. */
+static void work_name(loopd_work_fn fn, char *buf, size_t len)
+{
+	void *addr = (void *)(uintptr_t)fn;
+	Dl_info di;
+	if (!dladdr(addr, &di) || !di.dli_fname)
+		snprintf(buf, len, "%p", addr);
+	else if (di.dli_sname && di.dli_saddr == addr)
+		snprintf(buf, len, "%s", di.dli_sname);
+	else
+		snprintf(buf, len, "%s+0x%llx",
+			 strrchr(di.dli_fname, '/')
+				 ? strrchr(di.dli_fname, '/') + 1
+				 : di.dli_fname,
+			 (unsigned long long)((uintptr_t)addr -
+					      (uintptr_t)di.dli_fbase));
+}
+
+static void stuck_report(struct loop *l, const struct pool_stuck *ps)
+{
+	struct work_handle *w = container_of(ps->w, struct work_handle, w);
+	char work[128];
+	work_name(w->work, work, sizeof(work));
+	struct loop_stuck s = {
+		.owner = w->h.owner,
+		.plugin = w->h.owner ? loop_owner_name(w->h.owner) : "loopd",
+		.job = w->h.id,
+		.work = work,
+		.running_ms = ps->running_ns / 1000000u,
+		.limit_ms = l->stuck_ms,
+	};
+	account_of(l, s.owner)->stuck++;
+	log_msg(LOGL_WARN, s.owner ? s.plugin : NULL,
+		"job %lld (%s) has run for %llu ms on a pool thread and still "
+		"runs: stuck (stuck-after %llu ms)",
+		(long long)s.job, s.work, (unsigned long long)s.running_ms,
+		(unsigned long long)s.limit_ms);
+	if (l->stuck_fn)
+		l->stuck_fn(l->stuck_ud, &s);
+}
+
+static void stuck_check(loopd_plugin *owner, void *ud)
+{
+	struct loop *l = ud;
+	struct pool_stuck ps[16];
+	uint64_t next_ns;
+	l->stuck_timer = 0;
+	unsigned n = pool_take_stuck(l->pool, l->stuck_ms * 1000000u, ps,
+				     sizeof(ps) / sizeof(ps[0]), &next_ns);
+	for (unsigned i = 0; i < n; i++)
+		stuck_report(l, &ps[i]);
+	/* Rounded up: a timer that fires early finds nothing. */
+	stuck_arm(l, (next_ns + 999999u) / 1000000u);
+}
+
+void loop_set_stuck_after(struct loop *l, uint64_t limit_ms, loop_stuck_fn fn,
+			  void *ud)
+{
+	l->stuck_fn = fn;
+	l->stuck_ud = ud;
+	if (limit_ms == l->stuck_ms)
+		return;
+	if (l->stuck_timer > 0)
+		loop_close(l, NULL, l->stuck_timer, NULL);
+	l->stuck_timer = 0;
+	l->stuck_ms = limit_ms;
+	stuck_arm(l, 0); /* jobs in flight may be past the new limit */
+}
+
 static int work_run(struct pool_work *pw)
 {
 	struct work_handle *w = container_of(pw, struct work_handle, w);
@@ -650,6 +738,8 @@ static void work_done(struct pool_work *pw, int status)
 	struct work_handle *w = container_of(pw, struct work_handle, w);
 	struct loop *l = w->loop;
 	account_of(l, w->h.owner)->inflight--;
+	if (pool_work_stuck(pw))
+		account_of(l, w->h.owner)->stuck--;
 	ht_del(&l->table, &w->h);
 	if (w->h.fn.done)
 		TIMED(l, w->h.owner, "done",
@@ -679,6 +769,7 @@ static loopd_id submit(struct loop *l, loopd_plugin *owner, loopd_work_fn work,
 		return r;
 	}
 	account_of(l, owner)->inflight++;
+	stuck_arm(l, l->stuck_ms);
 	return w->h.id;
 }
 

@@ -35,6 +35,7 @@ extern const char *const loop_phase_names[PHASE_COUNT];
 struct loop_account {
 	uint64_t handles;           /* live handles */
 	uint64_t inflight;          /* submitted jobs whose done has not run */
+	uint64_t stuck;             /* of those, reported stuck */
 	atomic_uint_fast64_t posts; /* posts queued (any thread) */
 	uint64_t callbacks;         /* callbacks run */
 	uint64_t total_ns;          /* time spent in them */
@@ -131,6 +132,24 @@ void loop_stats(struct loop *l, struct loop_stats *out);
 void loop_set_watchdog(struct loop *l, uint64_t limit_ms);
 /* The watchdog's published state (the crash handler reads it). */
 struct watchdog *loop_watchdog(struct loop *l);
+
+/* A pool job that has run the stuck-after limit or longer. */
+struct loop_stuck {
+	loopd_plugin *owner; /* NULL: the daemon's own (store lane) */
+	const char *plugin;  /* its name, or "loopd" */
+	loopd_id job;
+	const char *work; /* the work function: symbol or library+offset */
+	uint64_t running_ms, limit_ms;
+};
+typedef void (*loop_stuck_fn)(void *ud, const struct loop_stuck *s);
+/*
+ * A job that has run on a pool thread limit_ms or longer is reported once:
+ * logged at warning level, counted in its owner's account.stuck until its
+ * done runs, and handed to fn (may be NULL).  0: never (the default).  A
+ * loop timer checks, unreferenced, only while jobs are in flight.
+ */
+void loop_set_stuck_after(struct loop *l, uint64_t limit_ms, loop_stuck_fn fn,
+			  void *ud);
 
 /* Around a plugin entry the daemon calls from its own callback (a job
  * kind's validate/start/stop): the watchdog and the crash handler name

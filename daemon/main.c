@@ -54,6 +54,7 @@ struct options {
 	unsigned threads;
 	int64_t drain_timeout_ms;
 	int64_t watchdog_ms;
+	int64_t stuck_after_ms;
 	int log_level;
 	bool log_json;
 };
@@ -64,6 +65,7 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_DRAIN_TIMEOUT,
 	OPT_WATCHDOG,
+	OPT_STUCK_AFTER,
 	OPT_VERSION
 };
 
@@ -102,6 +104,9 @@ static const struct opt_entry {
 	{ "watchdog", OPT_WATCHDOG, required_argument, true, "D",
 	  "log a plugin callback that holds the loop this long, naming "
 	  "its plugin (default 500ms; 0s: never)" },
+	{ "stuck-after", OPT_STUCK_AFTER, required_argument, true, "D",
+	  "report a job that has run this long on a pool thread as stuck "
+	  "(default 60s; 0s: never)" },
 	{ "log-level", OPT_LOG_LEVEL, required_argument, true, "LEVEL",
 	  "err, warn, info (default) or debug" },
 	{ "log-format", OPT_LOG_FORMAT, required_argument, true, "FMT",
@@ -212,6 +217,11 @@ static int set_option(struct options *o, int c, const char *arg, char *err,
 		break;
 	case OPT_WATCHDOG:
 		if (cal_parse_duration(arg, &o->watchdog_ms, err, errlen) < 0)
+			return -1;
+		break;
+	case OPT_STUCK_AFTER:
+		if (cal_parse_duration(arg, &o->stuck_after_ms, err, errlen) <
+		    0)
 			return -1;
 		break;
 	case OPT_LOG_LEVEL:
@@ -690,7 +700,8 @@ static void options_default(struct options *o)
 	*o = (struct options){ .threads = 4,
 			       .log_level = LOGL_INFO,
 			       .drain_timeout_ms = 30000,
-			       .watchdog_ms = 500 };
+			       .watchdog_ms = 500,
+			       .stuck_after_ms = 60000 };
 	ctl_opts_default(&o->ctl);
 	store_opts_default(&o->store);
 }
@@ -765,6 +776,24 @@ static void warn_restart_only(const struct options *a, const struct options *b)
 			  what);
 }
 
+/* A pool job reported stuck (--stuck-after): a daemon.warning event. */
+static void stuck_event(void *ud, const struct loop_stuck *s)
+{
+	struct daemon *d = ud;
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "%s: job %lld (%s) has run for %llu ms on a pool thread: "
+		 "stuck",
+		 s->plugin, (long long)s->job, s->work,
+		 (unsigned long long)s->running_ms);
+	events_emit(d->events, "daemon.warning",
+		    json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "warning",
+			      "job_stuck", "message", msg, "plugin", s->plugin,
+			      "job_id", (json_int_t)s->job, "work", s->work,
+			      "running_ms", (json_int_t)s->running_ms,
+			      "limit_ms", (json_int_t)s->limit_ms));
+}
+
 /* SIGHUP: the configuration is read and checked in full first; on any
  * error the one in use stays.  The outcome is logged and shown by
  * GetStatus. */
@@ -790,6 +819,8 @@ static void reload_config(struct daemon *d)
 	warn_restart_only(&rl.cur, &n);
 	log_init(n.log_level, n.log_json);
 	loop_set_watchdog(d->loop, (uint64_t)n.watchdog_ms);
+	loop_set_stuck_after(d->loop, (uint64_t)n.stuck_after_ms, stuck_event,
+			     d);
 	d->drain_timeout_ms = n.drain_timeout_ms;
 	if (cfg) {
 		keep_config(cfg);
@@ -864,6 +895,8 @@ int main(int argc, char **argv)
 		log_warnx("%s/crashes: %s; crashes will not be recorded",
 			  state_dir, strerror(-r));
 	open_store(&d, db_path, &o.store);
+	loop_set_stuck_after(d.loop, (uint64_t)o.stuck_after_ms, stuck_event,
+			     &d);
 	if ((r = plugins_new(&d.plugins, d.loop, o.plugin_dir)) < 0)
 		fatalx("out of memory");
 	plugins_set_sched(d.plugins, d.sched);

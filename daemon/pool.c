@@ -6,7 +6,8 @@
  * Lock order.  There are two locks and no thread ever holds both:
  *
  *   1. pool->lock       both lanes' queues, idle and wake-up counts, item
- *                       states, busy, the counters and histograms, stop.
+ *                       states and stuck marks, each thread's running
+ *                       item, busy, the counters and histograms, stop.
  *   2. pool->done_lock  the done list and whether the eventfd was written.
  *
  * If a future change must nest them, take them in this order.  A worker
@@ -25,6 +26,11 @@
  *
  * The loop thread alone, unlocked: inflight, and an item from the moment
  * pool_deliver takes it off the done list.
+ *
+ * Stuck work: each thread's running item is published under pool->lock,
+ * so that pool_take_stuck (loop thread) can look at every running item's
+ * start in one short critical section, O(threads), and pool_stats can give
+ * the oldest one's age.  Workers pay one pointer store per job for it.
  */
 #include "pool.h"
 
@@ -72,6 +78,7 @@ struct pool_thread {
 	pthread_t tid;
 	struct pool *pool;
 	struct lane *lane;
+	struct pool_work *running; /* under pool->lock */
 };
 
 /* The padding before done_lock and efd is the point. */
@@ -82,6 +89,7 @@ struct pool { /* NOLINT(clang-analyzer-optin.performance.Padding) */
 	unsigned busy;
 	bool stop;
 	uint64_t completed, cancelled;
+	uint64_t stuck, stuck_total; /* reported: still running, in all */
 	struct hist wait, run;
 
 	/* Under done_lock, on lines of their own: the loop takes it while
@@ -230,20 +238,22 @@ static void wait_locked(struct pool *p, struct lane *l)
 }
 
 /*
- * pool->lock held.  The lane's first item, now running, or NULL.  `now`
- * is when the worker's previous job ended, or 0 if unknown: reusing it
- * saves a clock read under the lock, and moves the few nanoseconds it took
- * to get the lock from the wait figure to the run figure.
+ * pool->lock held.  t's lane's first item, now t's running one, or NULL.
+ * `now` is when the worker's previous job ended, or 0 if unknown: reusing
+ * it saves a clock read under the lock, and moves the few nanoseconds it
+ * took to get the lock from the wait figure to the run figure.
  */
-static struct pool_work *take_locked(struct pool *p, struct lane *l,
+static struct pool_work *take_locked(struct pool *p, struct pool_thread *t,
 				     uint64_t now)
 {
+	struct lane *l = t->lane;
 	struct pool_work *w = l->head;
 
 	if (w == NULL)
 		return NULL;
 	lane_unlink(l, w);
 	w->state = ITEM_RUNNING;
+	t->running = w;
 	if (now == 0)
 		now = now_ns();
 	w->started_ns = now > w->queued_ns ? now : w->queued_ns;
@@ -252,9 +262,13 @@ static struct pool_work *take_locked(struct pool *p, struct lane *l,
 	return w;
 }
 
-/* pool->lock held.  Accounts w, which ran until `end`. */
-static void finish_locked(struct pool *p, struct pool_work *w, uint64_t end)
+/* pool->lock held.  Accounts t's running item w, which ran until `end`. */
+static void finish_locked(struct pool *p, struct pool_thread *t,
+			  struct pool_work *w, uint64_t end)
 {
+	t->running = NULL;
+	if (w->stuck)
+		p->stuck--;
 	p->busy--;
 	p->completed++;
 	hist_add(&p->run, end - w->started_ns);
@@ -273,13 +287,13 @@ static void *pool_thread_main(void *arg)
 
 		mutex_lock(&p->lock);
 		if (w != NULL) {
-			finish_locked(p, w, end);
+			finish_locked(p, t, w, end);
 		} else {
 			wait_locked(p, t->lane);
 			end = 0;
 		}
 		stop = p->stop;
-		next = stop ? NULL : take_locked(p, t->lane, end);
+		next = stop ? NULL : take_locked(p, t, end);
 		mutex_unlock(&p->lock);
 		if (w != NULL && done_push(p, w, w))
 			notify(p);
@@ -426,6 +440,7 @@ int pool_submit(struct pool *p, struct pool_work *w, enum pool_lane lane)
 		return -EINVAL;
 	l = &p->lane[lane];
 	w->lane = (uint8_t)lane;
+	w->stuck = false;
 	w->status = 0;
 	w->queued_ns = now_ns();
 	mutex_lock(&p->lock);
@@ -556,8 +571,17 @@ uint64_t pool_inflight(const struct pool *p)
 	return p->inflight;
 }
 
+/* pool->lock held.  How long running w has run at `now`, read before the
+ * lock was taken: w may have started a little later. */
+static uint64_t ran_ns(const struct pool_work *w, uint64_t now)
+{
+	return now > w->started_ns ? now - w->started_ns : 0;
+}
+
 void pool_stats(struct pool *p, struct pool_stats *out)
 {
+	uint64_t now = now_ns();
+
 	mutex_lock(&p->lock);
 	out->threads = p->nthreads;
 	out->busy = p->busy;
@@ -568,5 +592,55 @@ void pool_stats(struct pool *p, struct pool_stats *out)
 	out->wait_p99_ns = hist_quantile(&p->wait, 0.99);
 	out->run_p50_ns = hist_quantile(&p->run, 0.50);
 	out->run_p99_ns = hist_quantile(&p->run, 0.99);
+	out->stuck = p->stuck;
+	out->stuck_total = p->stuck_total;
+	out->oldest_running_ns = 0;
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		const struct pool_work *w = p->threads[i].running;
+		if (w != NULL && ran_ns(w, now) > out->oldest_running_ns)
+			out->oldest_running_ns = ran_ns(w, now);
+	}
 	mutex_unlock(&p->lock);
+}
+
+/* pool->lock held.  How long until w, which has run `ran`, is stuck. */
+static uint64_t stuck_in(const struct pool_work *w, uint64_t ran,
+			 uint64_t limit_ns)
+{
+	return w->stuck ? limit_ns : ran >= limit_ns ? 0 : limit_ns - ran;
+}
+
+unsigned pool_take_stuck(struct pool *p, uint64_t limit_ns,
+			 struct pool_stuck *out, unsigned max,
+			 uint64_t *next_ns)
+{
+	uint64_t now = now_ns(), next = limit_ns;
+	unsigned n = 0;
+
+	mutex_lock(&p->lock);
+	for (unsigned i = 0; limit_ns > 0 && i < p->nthreads; i++) {
+		struct pool_work *w = p->threads[i].running;
+		uint64_t ran;
+
+		if (w == NULL)
+			continue;
+		ran = ran_ns(w, now);
+		if (!w->stuck && ran >= limit_ns && n < max) {
+			w->stuck = true;
+			p->stuck++;
+			p->stuck_total++;
+			out[n++] = (struct pool_stuck){ w, ran };
+		}
+		if (stuck_in(w, ran, limit_ns) < next)
+			next = stuck_in(w, ran, limit_ns);
+	}
+	mutex_unlock(&p->lock);
+	if (next_ns != NULL)
+		*next_ns = next;
+	return n;
+}
+
+bool pool_work_stuck(const struct pool_work *w)
+{
+	return w->stuck;
 }

@@ -48,6 +48,7 @@ struct pool_work {
 	int state;
 	int status;
 	uint8_t lane;
+	bool stuck; /* reported by pool_take_stuck */
 	uint64_t queued_ns, started_ns;
 };
 
@@ -58,6 +59,16 @@ struct pool_stats {
 	uint64_t queued, completed, cancelled;
 	/* Wait (queued to started) and run (started to finished) times, ns. */
 	uint64_t wait_p50_ns, wait_p99_ns, run_p50_ns, run_p99_ns;
+	/* stuck: items reported by pool_take_stuck that still run;
+	 * stuck_total: reported since pool_new; oldest_running_ns: how long
+	 * the longest-running item has run (0: none runs). */
+	uint64_t stuck, stuck_total, oldest_running_ns;
+};
+
+/* A running item that pool_take_stuck reports, and how long it has run. */
+struct pool_stuck {
+	struct pool_work *w;
+	uint64_t running_ns;
 };
 
 /* nthreads (1 to POOL_MAX_THREADS) work threads plus one store-lane
@@ -88,5 +99,21 @@ bool pool_has_done(struct pool *p);
 /* Items submitted whose done has not run yet (keeps the loop alive). */
 uint64_t pool_inflight(const struct pool *p);
 void pool_stats(struct pool *p, struct pool_stats *out);
+
+/*
+ * Stuck work: an item that has run limit_ns or longer (either lane).
+ * pool_take_stuck marks up to max such items not reported before, stores
+ * them in out and returns how many: each is reported once.  The items are
+ * still running, but their done() can only run on the loop thread, so
+ * they stay valid until the caller returns to the loop.  *next_ns (if not
+ * NULL): how long until another running item passes the limit, at most
+ * limit_ns; 0 if some were left out for want of room.  Loop thread.
+ * limit_ns 0 reports nothing (*next_ns 0).
+ */
+unsigned pool_take_stuck(struct pool *p, uint64_t limit_ns,
+			 struct pool_stuck *out, unsigned max,
+			 uint64_t *next_ns);
+/* Loop thread, from done(): whether pool_take_stuck reported w. */
+bool pool_work_stuck(const struct pool_work *w);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,6 +257,60 @@ static void test_watchdog(void **state)
 	assert_int_equal(st.watchdog_reports, 1);
 }
 
+static struct {
+	unsigned calls;
+	struct loop_stuck s;
+	char plugin[16], work[128];
+} stuck_rec;
+
+static void on_stuck(void *ud, const struct loop_stuck *s)
+{
+	stuck_rec.calls++;
+	stuck_rec.s = *s;
+	snprintf(stuck_rec.plugin, sizeof(stuck_rec.plugin), "%s", s->plugin);
+	snprintf(stuck_rec.work, sizeof(stuck_rec.work), "%s", s->work);
+}
+
+static void unblock(loopd_plugin *p, void *ud)
+{
+	assert_int_equal(write(block_fd[1], "a", 1), 1);
+}
+
+/* A job past stuck-after is reported once, with its id, while it runs;
+ * the check keeps no loop alive; 0 turns it off. */
+static void test_stuck(void **state)
+{
+	int st[2] = { 0 };
+	memset(&stuck_rec, 0, sizeof(stuck_rec));
+	assert_int_equal(pipe(block_fd), 0);
+	loop_set_stuck_after(L, 50, on_stuck, NULL);
+	loopd_id quick = loop_submit(L, NULL, work_ok, done_record, &st[0]);
+	loopd_id slow = loop_submit(L, NULL, work_block, done_record, &st[1]);
+	assert_true(quick > 0 && slow > 0);
+	assert_true(loop_timer(L, NULL, 300, 0, unblock, NULL) > 0);
+	uint64_t t0 = mono_ms();
+	assert_int_equal(loop_run(L), 0);
+	assert_true(mono_ms() - t0 < 5000);
+	assert_int_equal(st[0], 7);
+	assert_int_equal(st[1], 1);
+	assert_int_equal(stuck_rec.calls, 1);
+	assert_int_equal(stuck_rec.s.job, slow);
+	assert_null(stuck_rec.s.owner);
+	assert_string_equal(stuck_rec.plugin, "loopd");
+	assert_true(stuck_rec.work[0] != 0);
+	/* Checked before the unblocking timer, due later, runs. */
+	assert_true(stuck_rec.s.running_ms >= 50);
+	assert_int_equal(stuck_rec.s.limit_ms, 50);
+
+	loop_set_stuck_after(L, 0, on_stuck, NULL);
+	assert_true(loop_submit(L, NULL, work_block, done_record, &st[1]) > 0);
+	assert_true(loop_timer(L, NULL, 150, 0, unblock, NULL) > 0);
+	assert_int_equal(loop_run(L), 0);
+	assert_int_equal(stuck_rec.calls, 1);
+	close(block_fd[0]);
+	close(block_fd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_inside_close_waits,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuck, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

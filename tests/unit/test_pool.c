@@ -123,6 +123,7 @@ struct job {
 	unsigned done_calls;
 	int status;
 	bool done_off_loop;
+	bool stuck_at_done; /* pool_work_stuck, from done */
 	unsigned seq;
 	void (*then)(struct job *j);
 	void *arg;
@@ -158,6 +159,7 @@ static void job_done(struct pool_work *w, int status)
 	if (!pthread_equal(pthread_self(), loop_thread))
 		j->done_off_loop = true;
 	j->done_calls++;
+	j->stuck_at_done = pool_work_stuck(w);
 	j->status = status;
 	j->seq = done_seq++;
 	if (j->then != NULL)
@@ -774,6 +776,75 @@ static void test_free_prompt(void **state)
 	pool_free(NULL);
 }
 
+#define MS_NS 1000000ull
+
+/* Running items past the limit are reported once each, both lanes, as
+ * room allows; the stats count them until they finish. */
+static void test_stuck(void **state)
+{
+	struct job a, b, c;
+	struct pool_stuck out[4];
+	struct pool_stats st;
+	struct pool *p;
+	uint64_t next;
+
+	(void)state;
+	assert_int_equal(pool_new(&p, 2), 0);
+	job_init(&a, 1);
+	a.block = true;
+	job_init(&c, 3);
+	c.block = true;
+	submit(p, &a, POOL_LANE_WORK);
+	submit(p, &c, POOL_LANE_STORE);
+	gate_wait_entered(2);
+	job_init(&b, 2);
+	submit(p, &b, POOL_LANE_WORK);
+	deliver_until(p, &b.done_calls, 1);
+	assert_false(b.stuck_at_done);
+
+	/* Not yet: the next check is due when the first may pass. */
+	assert_int_equal(pool_take_stuck(p, 0, out, 4, &next), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(pool_take_stuck(p, 3600000 * MS_NS, out, 4, &next), 0);
+	assert_true(next <= 3600000 * MS_NS && next > 3590000 * MS_NS);
+	pool_stats(p, &st);
+	assert_int_equal(st.stuck, 0);
+
+	/* Past 20 ms, with room for one: the other is due at once. */
+	sleep_ms(30);
+	assert_int_equal(pool_take_stuck(p, 20 * MS_NS, out, 1, &next), 1);
+	assert_int_equal(next, 0);
+	assert_true(out[0].running_ns >= 20 * MS_NS);
+	assert_int_equal(pool_take_stuck(p, 20 * MS_NS, out + 1, 3, &next), 1);
+	assert_true((out[0].w == &a.w && out[1].w == &c.w) ||
+		    (out[0].w == &c.w && out[1].w == &a.w));
+	assert_true(pool_work_stuck(&a.w) && pool_work_stuck(&c.w));
+	/* Once only; nothing left to come but new work. */
+	assert_int_equal(pool_take_stuck(p, 20 * MS_NS, out, 4, &next), 0);
+	assert_int_equal(next, 20 * MS_NS);
+	pool_stats(p, &st);
+	assert_int_equal(st.stuck, 2);
+	assert_int_equal(st.stuck_total, 2);
+	assert_true(st.oldest_running_ns >= 30 * MS_NS);
+
+	gate_open();
+	drain_all(p);
+	check_ran_once(&a);
+	check_ran_once(&c);
+	assert_true(a.stuck_at_done && c.stuck_at_done);
+	pool_stats(p, &st);
+	assert_int_equal(st.stuck, 0);
+	assert_int_equal(st.stuck_total, 2);
+	assert_int_equal(st.oldest_running_ns, 0);
+
+	/* Submitted again, the item starts afresh. */
+	a.block = false;
+	submit(p, &a, POOL_LANE_WORK);
+	deliver_until(p, &a.done_calls, 2);
+	assert_false(a.stuck_at_done);
+	pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -791,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup(test_stats_counters, setup),
 		cmocka_unit_test_setup(test_stats_times, setup),
 		cmocka_unit_test_setup(test_free_prompt, setup),
+		cmocka_unit_test_setup(test_stuck, setup),
 	};
 
 	loop_thread = pthread_self();
