@@ -439,6 +439,31 @@ static void m_jobs_add(struct ctl_call *c, json_t *params, void *ctx)
 	json_decref(own);
 }
 
+/*
+ * An Update that replaces an exec job's args without `user` keeps the
+ * user the job had (by default its adder's), rather than leaving the
+ * job to run as loopd's own user: root, for a job a non-root admin
+ * added.  Returns params with it (new reference), or NULL: unchanged.
+ */
+static json_t *exec_keep_user(struct daemon *d, json_t *params,
+			      const char *name)
+{
+	json_t *args = json_object_get(params, "args");
+	if (!json_is_object(args) || json_object_get(args, "user"))
+		return NULL;
+	json_t *job = sched_job_get(d->sched, name), *p = NULL;
+	json_t *kind = json_object_get(params, "kind");
+	const char *k =
+		json_string_value(kind ? kind : json_object_get(job, "kind"));
+	json_t *user = json_object_get(json_object_get(job, "args"), "user");
+	if (user && k && !strcmp(k, "exec")) {
+		p = json_deep_copy(params);
+		json_object_set(json_object_get(p, "args"), "user", user);
+	}
+	json_decref(job);
+	return p;
+}
+
 static void m_jobs_update(struct ctl_call *c, json_t *params, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -446,8 +471,11 @@ static void m_jobs_update(struct ctl_call *c, json_t *params, void *ctx)
 	if (!p_str(c, params, "name", true, &name))
 		return;
 	struct pending *p = pending_new(c, name, "job");
-	if (p)
-		sched_job_update(d->sched, params, job_done, p);
+	if (!p)
+		return;
+	json_t *own = exec_keep_user(d, params, name);
+	sched_job_update(d->sched, own ? own : params, job_done, p);
+	json_decref(own);
 }
 
 static void m_jobs_remove(struct ctl_call *c, json_t *params, void *ctx)

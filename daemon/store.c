@@ -1353,6 +1353,24 @@ static int newer(struct store *s, int64_t version)
 		    s->path, version, s->latest, s->path, s->latest);
 }
 
+/* What to do when the disk is full, or "" when rc is not that.  SQLite
+ * calls a full disk met while growing the -shm or -wal at open a "disk
+ * I/O error" (SQLITE_IOERR_SHMSIZE, _WRITE); the system's error says
+ * which it was. */
+static const char *full_hint(sqlite3 *db, int rc)
+{
+	int sys = db ? sqlite3_system_errno(db) : 0;
+	if ((rc & 0xff) == SQLITE_FULL)
+		return "; free space on its file system and start again";
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		return "; the disk is full: free space on its file system and "
+		       "start again";
+	if ((rc & 0xff) == SQLITE_IOERR && sys == EFBIG)
+		return "; a file-size limit (ulimit -f) stops it growing: "
+		       "raise it and start again";
+	return "";
+}
+
 /* A failed SQLite call during open: corruption is a refusal, anything
  * else an ordinary start failure. */
 static int sqlite_fail(struct store *s, sqlite3 *db, int rc, const char *what)
@@ -1361,9 +1379,9 @@ static int sqlite_fail(struct store *s, sqlite3 *db, int rc, const char *what)
 	if (is_corrupt(rc))
 		return corrupt(s, msg);
 	int prim = rc & 0xff;
+	const char *full = full_hint(db, rc);
 	const char *hint =
-		prim == SQLITE_FULL ? "; free space on its file system and "
-				      "start again"
+		*full ? full
 		: prim == SQLITE_BUSY || prim == SQLITE_LOCKED
 			? "; another process (an open sqlite3 shell?) holds "
 			  "a write transaction on it: end that and start again"
@@ -1727,8 +1745,9 @@ static int apply(struct store *s, const struct store_migration *m)
 		s->info.version = m->version;
 		return 0;
 	}
-	snprintf(msg, sizeof(msg), "%s",
-		 bad ? "it breaks foreign keys" : sqlite3_errmsg(s->db));
+	snprintf(msg, sizeof(msg), "%s%s",
+		 bad ? "it breaks foreign keys" : sqlite3_errmsg(s->db),
+		 bad ? "" : full_hint(s->db, rc));
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return fail(s, err_of(rc) ? err_of(rc) : -EIO,
