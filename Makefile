@@ -5,6 +5,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
 WERROR     ?= OFF
 JOBS       ?= $(shell nproc)
 STATE_DIR  ?= $(CURDIR)/.state
@@ -19,7 +20,7 @@ DEPS       := cmake make gcc clang pkg-config libevent-dev libsqlite3-dev \
 # Node.js 20 is the machine's (Debian's nodejs is 18); run.sh checks it.
 BENCH_DEPS := libuv1-dev time redis-server redis-tools
 
-.PHONY: all deps bench-deps build asan tsan run test test-unit bench \
+.PHONY: all deps bench-deps build asan tsan fuzz run test test-unit bench \
         format format-check install clean
 
 all: build
@@ -46,18 +47,28 @@ tsan: deps
 	      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 
+# The libFuzzer targets of tests/fuzz and what they need, nothing else:
+# clang, ASan+UBSan.  `make test` fuzzes with them (tests/robust/fuzz.sh).
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DLOOPD_WERROR=$(WERROR) -DLOOPD_FUZZ=ON \
+	      -DLOOPD_SANITIZE=ON -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target loopd_fuzz
+
 # The bundled plugins from the build tree, on a state dir in the checkout.
 run: build
 	$(BUILD)/daemon/loopd --config daemon/loopd.conf.example \
 	    --state-dir $(STATE_DIR) --plugin-dir $(BUILD)/plugins
 
 # The whole suite, then again under ASan+UBSan, then the threaded tests
-# under TSan.
-test: build asan tsan
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+# under TSan.  robust.fuzz runs once, in the first pass, on the fuzz build
+# (which is ASan+UBSan itself); it fails rather than skips without one.
+test: build asan tsan fuzz
+	LOOPD_FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) \
+	    ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+	    ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) \
+	    -E '^robust\.fuzz$$'
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	    ctest --test-dir $(TSAN_BUILD) --output-on-failure -L tsan
 
@@ -80,4 +91,4 @@ format-check: deps
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-bench
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-bench

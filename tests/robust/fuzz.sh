@@ -1,41 +1,63 @@
 #!/usr/bin/env bash
-# fuzz.sh - issue 6, item 1: each libFuzzer target of tests/fuzz
+# fuzz.sh - issue 6, item 1, and issue 5's args parsers: each libFuzzer
+# target of tests/fuzz, one per seed corpus tests/fuzz/corpus/NAME
 # (fuzz_ctl: the request path, framing to dispatch; fuzz_calendar: the
-# schedule parser and next-fire) first replays its whole corpus
-# (tests/fuzz/corpus/NAME, every input once: -runs=0), then fuzzes for
-# ROBUST_FUZZ_SECS (60) seconds starting from that corpus.  Any crash,
-# leak, timeout (10 s per input), out-of-memory (2 GiB) or UBSan report
-# fails, and the input is kept in ROBUST_FUZZ_ARTIFACTS (default
-# BUILD_DIR/fuzz-artifacts) to replay with `TARGET FILE`.  New inputs
-# go to a scratch corpus thrown away at the end, unless
+# schedule parser and next-fire; fuzz_sql_args, fuzz_files_args,
+# fuzz_exec_args: the bundled kinds' validate), first replays its whole
+# corpus (every input once: -runs=0), then fuzzes for ROBUST_FUZZ_SECS
+# (60) seconds starting from that corpus, with tests/fuzz/NAME.dict as
+# its dictionary when there is one.  ROBUST_FUZZ_JOBS (2) targets run at
+# once.  Any crash, leak, timeout (10 s per input), out-of-memory (2 GiB)
+# or UBSan report fails, and the input is kept in ROBUST_FUZZ_ARTIFACTS
+# (default BUILD_DIR/fuzz-artifacts) to replay with `TARGET FILE`.  New
+# inputs go to a scratch corpus thrown away at the end, unless
 # ROBUST_FUZZ_CORPUS_OUT names a directory to merge them into.
 #
-# It needs a fuzz build, which a normal one is not: without the targets
-# it says so and passes (SKIP).  Make one with
+# It needs a fuzz build, which a normal one is not: `make fuzz` makes
+# build-fuzz, or by hand
 #   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLOOPD_FUZZ=ON \
-#         -DLOOPD_SANITIZE=ON && cmake --build build-fuzz
-# and run  bash tests/robust/fuzz.sh build-fuzz .  (or point
-# LOOPD_FUZZ_BUILD at it from any build's ctest).
+#         -DLOOPD_SANITIZE=ON && cmake --build build-fuzz --target loopd_fuzz
+# then  bash tests/robust/fuzz.sh build-fuzz .  (or point
+# LOOPD_FUZZ_BUILD at it from any build's ctest; `make test` does).
+# Without the targets it says so and passes (SKIP), except when
+# LOOPD_FUZZ_BUILD is set or under CI (CI=true): then it fails.
 #
 #   bash fuzz.sh BUILD_DIR SOURCE_DIR
-#   env: ROBUST_FUZZ_SECS (60), LOOPD_FUZZ_BUILD, ROBUST_FUZZ_ARTIFACTS,
-#        ROBUST_FUZZ_CORPUS_OUT
+#   env: ROBUST_FUZZ_SECS (60), ROBUST_FUZZ_JOBS (2), LOOPD_FUZZ_BUILD,
+#        ROBUST_FUZZ_ARTIFACTS, ROBUST_FUZZ_CORPUS_OUT
 set -euo pipefail
 if [ $# -lt 2 ]; then
 	echo "usage: $0 BUILD_DIR SOURCE_DIR" >&2
 	exit 2
 fi
-fbuild=$(cd "${LOOPD_FUZZ_BUILD:-$1}" && pwd)
 src=$(cd "$2" && pwd)
 secs=${ROBUST_FUZZ_SECS:-60}
-targets="ctl calendar"
-for t in $targets; do
-	if [ ! -x "$fbuild/tests/fuzz/fuzz_$t" ]; then
-		echo "SKIP: no fuzz_$t in $fbuild/tests/fuzz: not a fuzz build" \
-			"(cmake -DCMAKE_C_COMPILER=clang -DLOOPD_FUZZ=ON -DLOOPD_SANITIZE=ON;" \
-			"or set LOOPD_FUZZ_BUILD)"
-		exit 0
+njobs=${ROBUST_FUZZ_JOBS:-2}
+[[ "$njobs" =~ ^[1-9][0-9]*$ ]] || { echo "ROBUST_FUZZ_JOBS=$njobs: not a count of 1 or more" >&2; exit 2; }
+targets=$(find "$src/tests/fuzz/corpus" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# No fuzz build: SKIP, unless one was asked for (LOOPD_FUZZ_BUILD, CI).
+missing() {
+	local why="$1 (make fuzz; or cmake -DCMAKE_C_COMPILER=clang -DLOOPD_FUZZ=ON -DLOOPD_SANITIZE=ON and set LOOPD_FUZZ_BUILD)"
+	if [ -n "${LOOPD_FUZZ_BUILD:-}" ]; then
+		fail "LOOPD_FUZZ_BUILD=$LOOPD_FUZZ_BUILD: $why"
+	elif [ "${CI:-}" = true ]; then
+		fail "under CI (CI=true) the fuzz build is required: $why"
 	fi
+	echo "SKIP: $why"
+	exit 0
+}
+
+[ -d "${LOOPD_FUZZ_BUILD:-$1}" ] || missing "no directory ${LOOPD_FUZZ_BUILD:-$1}"
+fbuild=$(cd "${LOOPD_FUZZ_BUILD:-$1}" && pwd)
+for t in $targets; do
+	[ -x "$fbuild/tests/fuzz/fuzz_$t" ] ||
+		missing "no fuzz_$t in $fbuild/tests/fuzz: not a fuzz build"
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -44,17 +66,13 @@ mkdir -p "$artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-for t in $targets; do
-	bin=$fbuild/tests/fuzz/fuzz_$t
-	seeds=$src/tests/fuzz/corpus/$t
-	[ -d "$seeds" ] || fail "no corpus $seeds"
-	opts=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/$t-")
+# One target: its replay, then its fuzzing; the summary line on stdout.
+run_target() {
+	local t=$1 bin=$fbuild/tests/fuzz/fuzz_$1 seeds=$src/tests/fuzz/corpus/$1
+	local opts=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/$t-")
 	[ "$t" = ctl ] && opts+=(-max_len=8192)
+	[ -f "$src/tests/fuzz/$t.dict" ] && opts+=(-dict="$src/tests/fuzz/$t.dict")
+	local n runs rate cov added
 	n=$(find "$seeds" -type f | wc -l)
 	# 1. The corpus, every input once.
 	"$bin" "${opts[@]}" -runs=0 "$seeds" >"$tmp/$t.replay" 2>&1 ||
@@ -74,5 +92,30 @@ for t in $targets; do
 			fail "fuzz_$t: merging into $ROBUST_FUZZ_CORPUS_OUT/$t"
 	fi
 	echo "fuzz_$t: corpus of $n replayed; ${secs} s: $runs runs ($rate/s), $cov, $added new inputs; no crash, leak, timeout or UBSan report"
+}
+
+# njobs at a time; each one's status in $tmp/NAME.rc, its output in .out.
+for t in $targets; do
+	while [ "$(jobs -rp | wc -l)" -ge "$njobs" ]; do
+		wait -n || true
+	done
+	{
+		if (run_target "$t") >"$tmp/$t.out" 2>&1; then
+			echo 0 >"$tmp/$t.rc"
+		else
+			echo $? >"$tmp/$t.rc"
+		fi
+	} &
 done
+wait
+failed=0
+for t in $targets; do
+	if [ "$(cat "$tmp/$t.rc")" = 0 ]; then
+		cat "$tmp/$t.out"
+	else
+		cat "$tmp/$t.out" >&2
+		failed=1
+	fi
+done
+[ "$failed" = 0 ] || fail "fuzz: see above"
 echo "PASS: fuzz"

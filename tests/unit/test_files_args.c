@@ -42,6 +42,8 @@ static void test_durations(void **state)
 		{ "36600d", 0, FILES_MAX_AGE_MS },
 		{ "36600d1ms", -ERANGE, 0 },
 		{ "99999999999999999999d", -ERANGE, 0 },
+		{ "99999999999999999999x", -EINVAL, 0 }, /* not "over" */
+		{ "36600d1ms,", -EINVAL, 0 },
 		{ "", -EINVAL, 0 },
 		{ "30", -EINVAL, 0 },
 		{ "1x", -EINVAL, 0 },
