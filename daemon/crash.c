@@ -170,6 +170,17 @@ static void copy_other(void *ctx, long long t, const char *n)
 		fprintf(k->out, "%lld %s\n", t, n);
 }
 
+void crash_fini(void)
+{
+#ifndef LOOPD_ASAN
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(int); i++)
+		signal(fatal_signals[i], SIG_DFL);
+#endif
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+}
+
 int crash_forget(const char *name)
 {
 	char tmp[PATH_MAX + 8];

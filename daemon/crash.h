@@ -28,6 +28,10 @@ struct watchdog;
  * better).  state_dir is copied.  0 or -errno. */
 int crash_init(const char *state_dir, struct watchdog *wd);
 
+/* At the very end of a clean exit: the default actions again, and the
+ * crash log's descriptor closed (nothing of loopd's is left open). */
+void crash_fini(void);
+
 /* Whether the crash log quarantines name: CRASH_QUARANTINE_COUNT of its
  * crashes within CRASH_QUARANTINE_WINDOW_SEC of each other.  The
  * quarantine sticks (STATE_DIR/crashes keeps the records) until

@@ -948,6 +948,7 @@ int main(int argc, char **argv)
 	events_free(d.events);
 	loop_free(d.loop);
 	close(lock_fd);
+	crash_fini();
 	free(state_dir);
 	free(plugin_dir);
 	for (size_t i = 0; i < rl.ncfgs; i++)
