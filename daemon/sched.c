@@ -175,6 +175,7 @@ struct sched {
 	/* Results of ended runs the store failed to write (a full disk),
 	 * written again every UNWRITTEN_RETRY_MS until they are. */
 	struct sreq *unwritten;
+	struct sreq *waiting; /* run ends whose watcher waits for the commit */
 	size_t nunwritten, unwritten_bytes;
 	loopd_id unwritten_timer;
 };
@@ -967,6 +968,9 @@ struct sreq {
 	struct sjob *job;  /* a reference, or NULL */
 	struct sreq *next; /* in sched.unwritten */
 	bool again;        /* a write of an unwritten result */
+	/* A run's end: its watcher, told once the end is committed. */
+	struct watcher *w;
+	struct sreq *wnext; /* in sched.waiting */
 };
 
 static void sreq_done(struct store_req *req, int status)
@@ -1049,25 +1053,32 @@ static void watcher_call(struct sched_result *res, struct watcher *w,
 	res->job = NULL;
 }
 
+/* Tells w the run r ended, and frees w. */
+static void watcher_final(struct watcher *w, const struct store_run *r)
+{
+	struct sched_result res = { .job = sched_run_to_json(r, false) };
+	if (w->started) /* it ended before it started: report both */
+		watcher_call(&(struct sched_result){ .job = json_deep_copy(
+							     res.job) },
+			     w, false);
+	watcher_call(&res, w, true);
+	free(w);
+}
+
 /* Tells the run's watcher (a Trigger) where the run is. */
 static void run_notify(struct loopd_run *run, bool final)
 {
 	struct watcher *w = run->watchers;
 	if (!w)
 		return;
-	struct sched_result res = { .job = sched_run_to_json(&run->r, false) };
-	if (!final) {
-		watcher_call(&res, w, false);
-		w->started = NULL; /* told once */
+	if (final) {
+		run->watchers = NULL;
+		watcher_final(w, &run->r);
 		return;
 	}
-	if (w->started) /* it ended before it started: report both */
-		watcher_call(&(struct sched_result){ .job = json_deep_copy(
-							     res.job) },
-			     w, false);
-	watcher_call(&res, w, true);
-	run->watchers = NULL;
-	free(w);
+	struct sched_result res = { .job = sched_run_to_json(&run->r, false) };
+	watcher_call(&res, w, false);
+	w->started = NULL; /* told once */
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -1300,11 +1311,53 @@ void sched_write_unwritten(struct sched *s)
 	}
 }
 
+/* A run's end committed, or not (status): its watcher is told. */
+static void waiter_done(struct sreq *q, int status)
+{
+	struct sreq **pp = &q->s->waiting;
+	while (*pp != q)
+		pp = &(*pp)->wnext;
+	*pp = q->wnext;
+	struct watcher *w = q->w;
+	q->w = NULL;
+	if (status >= 0 || status == -ENOENT) { /* -ENOENT: gone with its job */
+		watcher_final(w, &q->req.run);
+		return;
+	}
+	struct sched_result res = { .status = status };
+	snprintf(res.message, sizeof(res.message),
+		 "run %lld of %s ended %s, but that was not recorded: %s",
+		 (long long)q->req.run.id, q->req.run.job,
+		 store_result_names[q->req.run.result], strerror(-status));
+	sched_done_fn fn = w->started ? w->started : w->finished;
+	if (fn)
+		fn(w->ud, &res);
+	free(w);
+}
+
+/* The end of a run is told to its watcher once it is committed, so that
+ * `run --wait` never answers a result that the run history does not
+ * show yet; without a pending write (it failed at once), now. */
+static void run_notify_final(struct sched *s, struct loopd_run *run)
+{
+	struct sreq *q = run->upd;
+	if (!run->watchers || !q || q->req.run.result != run->r.result) {
+		run_notify(run, true);
+		return;
+	}
+	q->w = run->watchers;
+	run->watchers = NULL;
+	q->wnext = s->waiting;
+	s->waiting = q;
+}
+
 static void run_update_done(struct sreq *q, int status)
 {
 	struct loopd_run *run = q->ud;
 	if (run)
 		run->upd = NULL;
+	if (q->w)
+		waiter_done(q, status);
 	if (status >= 0 || status == -ECANCELED)
 		return;
 	/* Worth another try only when the disk or memory was short: not
@@ -1459,7 +1512,7 @@ static void run_end(struct loopd_run *run, enum store_result result,
 	job_refile(s, job);
 	run_update(s, run);
 	run_event(s, "run.finished", run);
-	run_notify(run, true);
+	run_notify_final(s, run);
 	retry_arm(s, job, run);
 	job_maybe_done(job);
 	job_persist(s, job);
@@ -2806,6 +2859,9 @@ static struct watcher *find_watcher(struct sched *s, uint64_t token)
 	for (struct loopd_run *r = s->runs; r; r = r->next)
 		if (r->watchers && r->watchers->token == token)
 			return r->watchers;
+	for (struct sreq *q = s->waiting; q; q = q->wnext)
+		if (q->w->token == token)
+			return q->w;
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
 			for (unsigned i = 0; i < job_nqueue(j); i++)

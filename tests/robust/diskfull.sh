@@ -90,8 +90,10 @@ done
 	"echo \$\$ >$tmp/slow.pid; sleep 1; head -c 200000 /dev/zero | tr '\\0' x" \
 	>/dev/null || fail "add slow"
 acked+=(slow)
-# A run that starts before the disk fills and ends after.
-"$ctl" run slow >/dev/null || fail "run slow"
+# A run that starts before the disk fills and ends after; `run --wait`
+# is answered only once its end is committed, which it cannot be.
+"$ctl" run slow --wait >"$tmp/slowwait" 2>&1 &
+slowwait=$!
 for _ in $(seq 100); do [ -s "$tmp/slow.pid" ] && break; sleep 0.02; done
 [ -s "$tmp/slow.pid" ] || fail "the slow run did not start"
 
@@ -137,6 +139,10 @@ for _ in $(seq 150); do
 	sleep 0.05
 done
 grep -q 'store: writing .* failed' "$tmp/err" || fail "no store failure logged"
+rc=0
+wait $slowwait || rc=$?
+[ $rc = 1 ] && grep -q 'ended ok, but that was not recorded' "$tmp/slowwait" ||
+	fail "run slow --wait on a full disk: exit $rc, $(cat "$tmp/slowwait")"
 if [ $mode = tmpfs ]; then
 	grep -q 'free space on its file system' "$tmp/err" ||
 		fail "the log does not say to free space"
