@@ -16,7 +16,12 @@
  *
  * A run goes: RUN_ADD (starting) -> commit -> kind's start -> RUN_UPDATE
  * (running) -> finish -> RUN_UPDATE (result) and JOB_UPDATE (last_*,
- * next_usec).  The two RUN_UPDATEs are one write when the run finishes
+ * next_usec).  With a lead (scheduler.h), a scheduled run's RUN_ADD goes
+ * out when its job's heap key, its due time less the lead, comes
+ * (prep_job); the job is then keyed at its due time, and at that time
+ * run_start takes the prepared run (prep_take) instead of making one.
+ * The job finds its prepared run through s->prep (job->prep is an index
+ * into it, in the padding of struct sjob: no memory per job).  The two RUN_UPDATEs are one write when the run finishes
  * before the first was sent to the store (run_update): a commit never
  * shows a state the run did not have.  Run events are built only when
  * read (events_emit_lazy).  Between start and finish the run belongs to
@@ -58,10 +63,16 @@ struct kind {
 };
 
 enum run_phase {
-	RP_COMMITTING,
+	RP_COMMITTING, /* its `starting` record commits; it starts then */
 	RP_RUNNING,
 	RP_STOPPING,
-	RP_DONE
+	RP_DONE,
+	/* Prepared ahead, before its time (in s->prep): */
+	RP_PREPARING,  /* its record commits */
+	RP_PREPARED,   /* committed */
+	RP_UNRECORDED, /* the commit failed: not started at its time */
+	/* Dropped while its record committed: deleted once committed. */
+	RP_DROPPED
 };
 enum stop_why {
 	STOP_NONE,
@@ -92,6 +103,7 @@ struct loopd_run {
 	struct watcher *watchers;
 	struct sreq *upd; /* its latest RUN_UPDATE (q->ud is run), or NULL */
 	struct loopd_run *next, **pprev; /* in s->runs: O(1) removal */
+	uint32_t pidx;                   /* in s->prep, while prepared */
 };
 
 struct qent {
@@ -130,6 +142,8 @@ struct sjob {
 	unsigned refs;
 	unsigned busy; /* client writes in flight */
 	uint32_t kind_gen;
+	uint32_t prep;       /* its prepared run: s->prep[prep - 1]; 0 none; or
+			* PREP_SKIP */
 	bool removed, dirty; /* dirty: persist once not busy */
 	bool kind_ok;        /* job_kind_ok's cache, valid at kind_gen */
 	bool filed;          /* counted in s->by_state (in the index) */
@@ -137,6 +151,8 @@ struct sjob {
 	uint8_t filed_state; /* the state it is counted under */
 };
 #define HIDX_NONE UINT32_MAX
+/* job->prep: not prepared (out of memory), keyed at its due time. */
+#define PREP_SKIP UINT32_MAX
 
 struct sched {
 	struct loop *loop;
@@ -159,6 +175,9 @@ struct sched {
 	bool heap_bulk; /* sched_start: the heap is built once at the end */
 	struct kind *dead_kinds; /* of plugins going: runs may point at them */
 	struct loopd_run *runs;  /* in flight, and host-finished ones kept */
+	struct loopd_run **prep; /* prepared runs, in no order */
+	size_t nprep, prep_cap;
+	int64_t lead_usec;
 	uint64_t next_token;
 	struct sched_counts c;
 	/* Jobs in the index by shown state, and those whose last run
@@ -193,6 +212,8 @@ static void run_start(struct sjob *job, enum store_trigger trig,
 		      bool force);
 static void job_persist(struct sched *s, struct sjob *job);
 static struct kind *kind_up(const struct sched *s, const char *name);
+static struct loopd_run *job_prep(const struct sjob *job);
+static void prep_drop(struct sched *s, struct sjob *job);
 
 /* ---- the rarely used part of a job ---- */
 
@@ -246,6 +267,7 @@ static int64_t now_usec(const struct sched *s)
 void sched_opts_default(struct sched_opts *o)
 {
 	*o = (struct sched_opts){ .kill_grace_ms = SCHED_KILL_GRACE_MS,
+				  .lead_ms = SCHED_LEAD_MS,
 				  .realtime = real_now };
 }
 
@@ -862,18 +884,30 @@ static int64_t job_next_after(const struct sjob *job, int64_t after)
 	return cal_next(job->expr, job->zone, job->j.created_usec, after);
 }
 
-/* Puts the job in the heap (or takes it out) by its next_usec. */
+/* When job is due: its next fire time plus its jitter. */
+static int64_t job_due(const struct sjob *job)
+{
+	return job->j.next_usec + job->jitter_usec;
+}
+
+/* Puts the job in the heap (or takes it out) by its next_usec: keyed at
+ * its due time less the lead until it is prepared (prep_job), then at
+ * its due time.  A prepared run that is not for the job's next fire time
+ * any more, or of a job that leaves the heap, is dropped. */
 static void job_queue(struct sched *s, struct sjob *job)
 {
 	bool want = !job->removed && job->j.state == STORE_JOB_ACTIVE &&
 		    job->j.next_usec != STORE_NULL && !job_bad(job) &&
 		    s->started && !s->stopping && kind_up(s, job->j.kind);
+	struct loopd_run *prep = job_prep(job);
+	if (prep && (!want || prep->r.scheduled_usec != job->j.next_usec))
+		prep_drop(s, job);
 	if (!want) {
 		heap_remove(s, job);
 		job->due = INT64_MAX;
 		return;
 	}
-	int64_t due = job->j.next_usec + job->jitter_usec;
+	int64_t due = job_due(job) - (job->prep ? 0 : s->lead_usec);
 	if (job->hidx == HIDX_NONE) {
 		job->due = due;
 		if (heap_insert(s, job) < 0)
@@ -1096,13 +1130,27 @@ watcher_fail(struct watcher *w, int status, const char *fmt, ...)
 	free(w);
 }
 
-/* A run is in flight (counted in runs_inflight) from run_new until it is
- * RP_DONE or freed. */
+static bool phase_inflight(enum run_phase ph)
+{
+	return ph <= RP_STOPPING;
+}
+
+static bool phase_prepared(enum run_phase ph)
+{
+	return ph >= RP_PREPARING && ph <= RP_UNRECORDED;
+}
+
+/* A run is in flight (counted in runs_inflight) from run_new (or its
+ * time, when prepared) until it is RP_DONE or freed; prepared (counted in
+ * runs_prepared) before its time. */
 static void run_set_phase(struct loopd_run *run, enum run_phase ph)
 {
-	if (run->phase != RP_DONE && ph == RP_DONE)
-		run->s->c.runs_inflight--;
+	struct sched_counts *c = &run->s->c;
+	c->runs_inflight -= phase_inflight(run->phase);
+	c->runs_prepared -= phase_prepared(run->phase);
 	run->phase = ph;
+	c->runs_inflight += phase_inflight(ph);
+	c->runs_prepared += phase_prepared(ph);
 }
 
 static void run_update_detach(struct loopd_run *run);
@@ -1618,6 +1666,203 @@ static void timeout_fire(loopd_plugin *unused, void *ud)
 	run_stop(run, STOP_TIMEOUT);
 }
 
+/* ---- runs prepared ahead of their time ---- */
+
+static void run_committed(struct sreq *q, int status);
+static void run_go(struct loopd_run *run);
+
+static struct loopd_run *job_prep(const struct sjob *job)
+{
+	if (!job->prep || job->prep == PREP_SKIP)
+		return NULL;
+	return job->s->prep[job->prep - 1];
+}
+
+static int prep_link(struct sched *s, struct loopd_run *run)
+{
+	if (s->nprep == s->prep_cap) {
+		size_t n = s->prep_cap ? s->prep_cap * 2 : 64;
+		struct loopd_run **v =
+			n < PREP_SKIP ? realloc(s->prep, n * sizeof(*v)) : NULL;
+		if (!v)
+			return -ENOMEM;
+		s->prep = v;
+		s->prep_cap = n;
+	}
+	run->pidx = (uint32_t)s->nprep;
+	s->prep[s->nprep++] = run;
+	run->job->prep = run->pidx + 1;
+	return 0;
+}
+
+/* Takes run out of s->prep (the last one fills its place). */
+static void prep_unlink(struct sched *s, struct loopd_run *run)
+{
+	struct loopd_run *last = s->prep[--s->nprep];
+	s->prep[run->pidx] = last;
+	last->pidx = run->pidx;
+	last->job->prep = last->pidx + 1;
+	run->job->prep = 0;
+}
+
+static void run_delete_done(struct sreq *q, int status)
+{
+	/* -ENOENT: it went with its job, or its own commit failed. */
+	if (status < 0 && status != -ENOENT && status != -ECANCELED)
+		log_msg(LOGL_ERR, NULL,
+			"run %lld of %s, prepared and not started: not "
+			"deleted: %s; left `starting` until the next start "
+			"marks it interrupted",
+			(long long)q->req.run.id, q->req.run.job,
+			strerror(-status));
+}
+
+/* Deletes the record of a prepared run that did not start. */
+static void run_delete(struct sched *s, const struct loopd_run *run)
+{
+	struct sreq *q = sreq_new(s, STORE_RUN_DELETE, NULL);
+	if (q && !(q->req.run.job = strdup(run->r.job))) {
+		sreq_done(&q->req, -ENOMEM);
+		q = NULL;
+	}
+	if (!q) {
+		log_msg(LOGL_ERR, NULL,
+			"run %lld of %s: out of memory deleting it",
+			(long long)run->r.id, run->r.job);
+		return;
+	}
+	q->req.run.id = run->r.id;
+	q->then = run_delete_done;
+	sreq_submit(q);
+}
+
+/* A prepared run (out of s->prep, or NULL) goes without starting: its
+ * record is deleted now, or once its commit returns. */
+static void prep_discard(struct loopd_run *run)
+{
+	if (!run)
+		return;
+	if (run->phase == RP_PREPARING) {
+		run_set_phase(run, RP_DROPPED); /* prep_done frees it */
+		return;
+	}
+	if (run->phase == RP_PREPARED)
+		run_delete(run->s, run);
+	run_free(run);
+}
+
+/* The job's prepared run, if any, goes without starting.  The caller
+ * puts the job back in the heap (job_queue) if it is to stay there. */
+static void prep_drop(struct sched *s, struct sjob *job)
+{
+	struct loopd_run *run = job_prep(job);
+	if (run) {
+		prep_unlink(s, run);
+		prep_discard(run);
+	}
+	job->prep = 0; /* PREP_SKIP too */
+}
+
+/* The job's prepared run for the occurrence `when`, taken out of s->prep
+ * to start; NULL when there is none.  Only an occurrence handled on time
+ * (due_job's run_start: trigger schedule, not forced) takes it. */
+static struct loopd_run *prep_take(struct sjob *job, enum store_trigger trig,
+				   int64_t when, bool force)
+{
+	struct loopd_run *run = job_prep(job);
+	if (!run || force || trig != STORE_TRIGGER_SCHEDULE ||
+	    run->r.scheduled_usec != when)
+		return NULL;
+	prep_unlink(job->s, run);
+	return run;
+}
+
+/* At its time, overlap `skip`: the prepared run's own record becomes
+ * `skipped` (no second record). */
+static void prep_skip(struct loopd_run *run)
+{
+	struct sched *s = run->s;
+	bool committing = run->phase == RP_PREPARING;
+	run->r.result = STORE_RESULT_SKIPPED;
+	run->r.finished_usec = now_usec(s);
+	run_set_phase(run, RP_DONE);
+	s->c.skipped++;
+	run_update(s, run); /* after its RUN_ADD: the lane keeps the order */
+	run_event(s, "run.finished", run);
+	if (!committing)
+		run_free(run); /* else prep_done frees it */
+}
+
+/* The commit of a prepared run's `starting` record returned. */
+static void prep_done(struct sreq *q, int status)
+{
+	struct loopd_run *run = q->ud;
+	switch (run->phase) {
+	case RP_COMMITTING: /* its time came first: it starts now */
+		run_committed(q, status);
+		return;
+	case RP_PREPARING:
+		if (status < 0)
+			log_store_fail("prepared run of", run->r.job, status);
+		run_set_phase(run, status < 0 ? RP_UNRECORDED : RP_PREPARED);
+		return;
+	case RP_DROPPED:
+		if (status >= 0)
+			run_delete(q->s, run);
+		run_free(run);
+		return;
+	default: /* skipped at its time (prep_skip) */ run_free(run); return;
+	}
+}
+
+/* job is due within the lead: its run is made and its `starting` record
+ * (scheduled_usec its next fire time, started_usec null) submitted; the
+ * job is keyed at its due time, when run_start takes the run. */
+static void prep_job(struct sched *s, struct sjob *job)
+{
+	struct loopd_run *run =
+		run_new(s, job, STORE_TRIGGER_SCHEDULE, job->j.next_usec, 1);
+	struct sreq *q = run ? sreq_new(s, STORE_RUN_ADD, NULL) : NULL;
+	if (!q || prep_link(s, run) < 0) {
+		if (q)
+			sreq_done(&q->req, 0);
+		if (run)
+			run_free(run);
+		log_warnx("job %s: out of memory: its run is recorded when "
+			  "it is due",
+			  job->j.name);
+		job->prep = PREP_SKIP;
+		job_queue(s, job);
+		return;
+	}
+	run_set_phase(run, RP_PREPARING);
+	run->r.result = STORE_RESULT_STARTING;
+	job_queue(s, job);
+	q->then = prep_done;
+	q->ud = run;
+	int r = run_to_req(q, run);
+	if (!r && (r = store_submit(s->store, &q->req)) == 0)
+		run->r.id = q->req.run.id; /* set by store_submit */
+	if (r < 0)
+		sreq_done(&q->req, r);
+}
+
+/* After a clock step: prepared runs whose due time is now beyond the lead
+ * are dropped, and prepared again when it comes within the lead.  (Those
+ * whose time passed in a step forward are taken at once if their
+ * occurrence is handled on time, else dropped by due_job's job_queue, as
+ * are those of re-anchored schedules.) */
+static void prep_drop_early(struct sched *s, int64_t now)
+{
+	for (size_t i = s->nprep; i-- > 0;) {
+		struct sjob *job = s->prep[i]->job;
+		if (job_due(job) > now + s->lead_usec) {
+			prep_drop(s, job);
+			job_queue(s, job);
+		}
+	}
+}
+
 /* ---- the start of a run ---- */
 
 static void run_committed(struct sreq *q, int status)
@@ -1638,6 +1883,14 @@ static void run_committed(struct sreq *q, int status)
 		return;
 	}
 	run->r.id = q->req.run.id;
+	run_go(run);
+}
+
+/* The run's `starting` record is committed: the kind's start. */
+static void run_go(struct loopd_run *run)
+{
+	struct sched *s = run->s;
+	struct sjob *job = run->job;
 	struct kind *k = kind_up(s, job->j.kind);
 	run_set_phase(run, RP_RUNNING);
 	if (!k || s->stopping || job->removed) {
@@ -1699,48 +1952,95 @@ static void stop_job_runs(struct sched *s, struct sjob *job, enum stop_why why)
 }
 
 /* The overlap policy, when a run of job is in flight.  True: go on and
- * start now. */
-static bool overlap_allows(struct sched *s, struct sjob *job,
-			   enum store_trigger trig, int64_t when,
-			   int64_t attempt, struct watcher *w)
+ * start now.  prep: the occurrence's prepared run, or NULL; when false
+ * is returned it is gone: `skipped`, or deleted (a queued run is
+ * recorded when it starts, as before). */
+static bool overlap_allows(struct sjob *job, enum store_trigger trig,
+			   int64_t when, int64_t attempt, struct watcher *w,
+			   struct loopd_run *prep)
 {
+	struct sched *s = job->s;
 	switch (job->j.overlap) {
 	case STORE_OVERLAP_ALLOW: return true;
 	case STORE_OVERLAP_REPLACE:
 		/* The new run waits for the old ones to end (a kind may
 		 * finish inside stop: queue first). */
 		if (queue_push(job, trig, when, attempt, w)) {
+			prep_discard(prep);
 			stop_job_runs(s, job, STOP_REPLACE);
 			return false;
 		}
 		break;
 	case STORE_OVERLAP_QUEUE:
-		if (queue_push(job, trig, when, attempt, w))
+		if (queue_push(job, trig, when, attempt, w)) {
+			prep_discard(prep);
 			return false;
+		}
 		break; /* the queue is full */
 	default: break;
 	}
-	run_record(s, job, STORE_RESULT_SKIPPED, trig, when, w);
+	if (prep)
+		prep_skip(prep);
+	else
+		run_record(s, job, STORE_RESULT_SKIPPED, trig, when, w);
 	return false;
+}
+
+/* The run starts: recorded as starting now (the kind's start follows its
+ * commit). */
+static void run_begin(struct loopd_run *run, struct watcher *w)
+{
+	struct sjob *job = run->job;
+	run->watchers = w;
+	run->r.started_usec = now_usec(run->s);
+	run->r.result = STORE_RESULT_STARTING;
+	job->running++;
+	job_refile(run->s, job);
+	job->j.last_usec = run->r.started_usec;
+}
+
+/* A prepared run reaches its time: it starts now, or when its commit
+ * returns.  One whose record could not be written is not started, as
+ * when a `starting` write fails at its time. */
+static void prep_start(struct loopd_run *run)
+{
+	if (run->phase == RP_UNRECORDED) {
+		run_free(run);
+		return;
+	}
+	bool committed = run->phase == RP_PREPARED;
+	run_begin(run, NULL);
+	run_set_phase(run, RP_COMMITTING);
+	if (committed)
+		run_go(run);
 }
 
 static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
 		      int64_t attempt, struct watcher *w, bool force)
 {
 	struct sched *s = job->s;
-	if (s->stopping || job->removed) {
-		watcher_fail(w, -ESHUTDOWN, "%s: loopd is stopping",
-			     job->j.name);
+	struct loopd_run *prep = prep_take(job, trig, when, force);
+	if (s->stopping || job->removed || !kind_up(s, job->j.kind)) {
+		prep_discard(prep);
+		if (s->stopping || job->removed)
+			watcher_fail(w, -ESHUTDOWN, "%s: loopd is stopping",
+				     job->j.name);
+		else
+			watcher_fail(w, -ENOKEY, "%s: its kind is not loaded",
+				     job->j.name);
 		return;
 	}
-	if (!kind_up(s, job->j.kind)) {
-		watcher_fail(w, -ENOKEY, "%s: its kind is not loaded",
-			     job->j.name);
+	if (prep && prep->phase == RP_UNRECORDED) {
+		prep_start(prep); /* not started */
 		return;
 	}
 	if (job->running && !force &&
-	    !overlap_allows(s, job, trig, when, attempt, w))
+	    !overlap_allows(job, trig, when, attempt, w, prep))
 		return;
+	if (prep) {
+		prep_start(prep);
+		return;
+	}
 	struct loopd_run *run = run_new(s, job, trig, when, attempt);
 	struct sreq *q = run ? sreq_new(s, STORE_RUN_ADD, NULL) : NULL;
 	if (!q) {
@@ -1749,12 +2049,7 @@ static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
 		watcher_fail(w, -ENOMEM, "%s: out of memory", job->j.name);
 		return;
 	}
-	run->watchers = w;
-	run->r.started_usec = now_usec(s);
-	run->r.result = STORE_RESULT_STARTING;
-	job->running++;
-	job_refile(s, job);
-	job->j.last_usec = run->r.started_usec;
+	run_begin(run, w);
 	q->then = run_committed;
 	q->ud = run;
 	if (run_to_req(q, run) < 0)
@@ -1822,7 +2117,9 @@ static void due_job(struct sched *s, struct sjob *job, int64_t now)
 	job_maybe_done(job);
 	if (job->j.state == STORE_JOB_DONE || !job->running)
 		job_persist(s, job);
-	job_queue(s, job);
+	if (job->prep == PREP_SKIP)
+		job->prep = 0; /* the next one may be prepared */
+	job_queue(s, job);     /* a prepared run not taken goes */
 }
 
 /* Every schedule from now: after a large step backwards. */
@@ -1851,13 +2148,47 @@ static void check_clock(struct sched *s, int64_t real)
 		 step <= -SCHED_STEP_REANCHOR_USEC
 			 ? ": every schedule starts again from now"
 			 : "");
+	prep_drop_early(s, real);
 	if (step <= -SCHED_STEP_REANCHOR_USEC)
 		reanchor(s, real);
+}
+
+/* Jobs of one wake to prepare (due within the lead): out of the heap
+ * until the wake's due jobs have started, so that preparing them does
+ * not delay those starts. */
+struct later {
+	struct sjob **v; /* each holds a reference */
+	size_t n, cap;
+};
+
+static void prep_defer(struct sched *s, struct later *l, struct sjob *job)
+{
+	if (jobs_room(&l->v, l->n, &l->cap) < 0) {
+		prep_job(s, job); /* out of memory: now, then */
+		return;
+	}
+	heap_remove(s, job);
+	job->refs++;
+	l->v[l->n++] = job;
+}
+
+static void prep_deferred(struct sched *s, struct later *l, int64_t now)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct sjob *job = l->v[i];
+		job_queue(s, job); /* back in the heap, if it still belongs */
+		if (job->hidx != HIDX_NONE && !job->prep && job->due <= now &&
+		    job_due(job) > now)
+			prep_job(s, job);
+		job_unref(job);
+	}
+	free(l->v);
 }
 
 static void wake(loopd_plugin *unused, void *ud)
 {
 	struct sched *s = ud;
+	struct later later = { 0 };
 	s->timer = 0;
 	s->timer_due = INT64_MAX;
 	if (s->stopping)
@@ -1865,8 +2196,14 @@ static void wake(loopd_plugin *unused, void *ud)
 	int64_t now = now_usec(s);
 	s->in_wake = true;
 	check_clock(s, now);
-	while (s->nheap && s->heap[0]->due <= now)
-		due_job(s, s->heap[0], now);
+	while (s->nheap && s->heap[0]->due <= now) {
+		struct sjob *job = s->heap[0];
+		if (job_due(job) <= now)
+			due_job(s, job, now);
+		else
+			prep_defer(s, &later, job); /* due within the lead */
+	}
+	prep_deferred(s, &later, now);
 	s->in_wake = false;
 	arm(s);
 }
@@ -1995,6 +2332,8 @@ void sched_stop_starting(struct sched *s)
 	if (s->tfd_watch > 0)
 		loop_close(s->loop, NULL, s->tfd_watch, NULL);
 	s->tfd_watch = 0;
+	while (s->nprep) /* their records are deleted before the last commit */
+		prep_drop(s, s->prep[s->nprep - 1]->job);
 	for (size_t b = 0; b < s->tab_size; b++)
 		for (struct sjob *j = s->tab[b]; j; j = j->hnext)
 			job_drop_pending(s, j, -ESHUTDOWN,
@@ -2124,6 +2463,9 @@ int sched_new(struct sched **out, struct loop *l, struct store *st,
 		sched_opts_default(&s->o);
 	if (!s->o.realtime)
 		s->o.realtime = real_now;
+	if (s->o.lead_ms > SCHED_LEAD_MAX_MS)
+		s->o.lead_ms = SCHED_LEAD_MAX_MS;
+	s->lead_usec = (int64_t)s->o.lead_ms * 1000;
 	if (tz_zone_load(NULL, &s->local, err, sizeof(err)) < 0) {
 		log_warnx("local time zone: %s; using UTC", err);
 		s->local = (struct tz_zone *)tz_utc();
@@ -2180,6 +2522,7 @@ void sched_free(struct sched *s)
 	free(s->zones);
 	free(s->tab);
 	free(s->heap);
+	free(s->prep);
 	free(s);
 }
 
@@ -2255,9 +2598,11 @@ void sched_counts_recount(const struct sched *s, struct sched_counts *out)
 		}
 	}
 	counts_fill(s, by, failing, out);
-	out->runs_inflight = 0;
-	for (struct loopd_run *r = s->runs; r; r = r->next)
-		out->runs_inflight += r->phase != RP_DONE;
+	out->runs_inflight = out->runs_prepared = 0;
+	for (struct loopd_run *r = s->runs; r; r = r->next) {
+		out->runs_inflight += phase_inflight(r->phase);
+		out->runs_prepared += phase_prepared(r->phase);
+	}
 }
 
 /* ---- client writes ---- */
@@ -2667,6 +3012,7 @@ static void update_done(struct sreq *q, int status)
 		if (c->op == STORE_JOB_UPDATE && job->j.state == STORE_JOB_DONE)
 			job->j.state = STORE_JOB_ACTIVE;
 		job_refile(s, job);
+		prep_drop(s, job); /* prepared again with what it is now */
 		job_queue(s, job);
 		job_event(s, "job.changed", job);
 		res.job = job_json(s, job);
@@ -2793,6 +3139,7 @@ static void remove_done(struct sreq *q, int status)
 	} else {
 		job_event(s, "job.removed", job);
 		job->removed = true;
+		prep_drop(s, job);
 		heap_remove(s, job);
 		index_del(s, job);
 		job_drop_pending(s, job, -ENOENT, " was removed");

@@ -11,6 +11,28 @@
  * Runs are recorded as PROTOCOL.md says: a run is `starting` and committed
  * before the kind's start is called, then `running`, then its result.
  *
+ * Runs prepared ahead (the lead, sched_opts.lead_ms): when a job's due
+ * time T (its next fire time plus its jitter) comes within the lead, its
+ * run is created and its `starting` record (scheduled_usec T,
+ * started_usec null) submitted then, so that the commit is out of the way
+ * at T.  At T the run starts exactly as an unprepared one would: the
+ * overlap policy is decided then, started_usec is set, the kind's start
+ * is called, and run.started is emitted; only the record moved earlier.
+ * If the commit has not returned by T, the run starts when it returns.
+ * A prepared run that does not start leaves no record: when its job is
+ * paused, updated or removed, its kind's plugin goes, loopd stops, a
+ * clock step moves T back out of the lead, or one forward makes T an
+ * occurrence to catch up (or a re-anchor replaces it), its record is
+ * deleted (STORE_RUN_DELETE); at T, overlap `skip` makes it `skipped`
+ * (no second record) and `queue` / `replace` delete it and queue the run
+ * as before.
+ * A prepared run whose record could not be written is not started at T,
+ * as when a `starting` write fails.  A crash between the commit and T
+ * leaves the record `starting` with started_usec null: the next start
+ * marks it `interrupted`, as it does every unfinished run.  Manual
+ * triggers, retries, catch-up, queued and @reboot runs are never
+ * prepared: they are recorded when they are due, as before.
+ *
  * The database holds a job's base state (active, paused, done); `running`
  * and `waiting-for-plugin` are derived at runtime and only shown.
  */
@@ -39,9 +61,17 @@ struct events;
 #define SCHED_MAX_SLEEP_MS       60000
 /* Default: how long a kind has to finish a run it was told to stop. */
 #define SCHED_KILL_GRACE_MS      15000
+/* Default lead: a run is prepared (its `starting` record committed) this
+ * long before it is due; at most SCHED_LEAD_MAX_MS. */
+#define SCHED_LEAD_MS            1000
+#define SCHED_LEAD_MAX_MS        60000
 
 struct sched_opts {
 	uint64_t kill_grace_ms;
+	/* Runs are prepared this long before they are due (see above);
+	 * 0: recorded when due, as before the lead existed.  Larger than
+	 * SCHED_LEAD_MAX_MS is taken as that. */
+	uint64_t lead_ms;
 	/* The wall clock in microseconds; tests inject their own. */
 	int64_t (*realtime)(void *ctx);
 	void *clock_ctx;
@@ -60,9 +90,10 @@ int sched_load(struct sched *s);
  * catch-up policies, runs @reboot jobs, arms the timer. */
 void sched_start(struct sched *s);
 
-/* Stop: no run starts any more (timer closed, queues dropped). */
+/* Stop: no run starts any more (timer closed, queues dropped, prepared
+ * runs dropped: their records deleted, in the stop's final commit). */
 void sched_stop_starting(struct sched *s);
-/* Runs in flight. */
+/* Runs in flight (runs_inflight: prepared runs are not counted). */
 unsigned sched_running(const struct sched *s);
 /* Tells every running run to stop (the kind's stop); after the kill grace
  * the host finishes those still running as `interrupted`. */
@@ -147,10 +178,19 @@ struct jbuf;
 void sched_job_list(struct sched *s, const char *state, const char *kind,
 		    const char *name_glob, struct jbuf *out);
 
+/*
+ * runs_inflight: runs from their start (at their time, or when a manual
+ * trigger, retry, catch-up or queued run is recorded) until their end;
+ * sched_running (the stop's drain waits for it) is the same number.
+ * runs_prepared: runs prepared ahead that have not reached their time
+ * (their record committing, committed, or failed): they are not in
+ * flight and do not make their job `running`.
+ */
 struct sched_counts {
 	uint64_t total, active, paused, running, waiting, done, failing;
 	uint64_t runs_inflight, runs_started, runs_finished;
 	uint64_t missed, skipped, clock_steps;
+	uint64_t runs_prepared;
 };
 /* O(1) once sched_start ran: the job counts are kept at every change of
  * a job's state (before, between sched_load and sched_start, it walks

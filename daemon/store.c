@@ -305,6 +305,7 @@ enum stmt {
 	ST_JOB_ID,
 	ST_RUN_INSERT,
 	ST_RUN_UPDATE,
+	ST_RUN_DELETE,
 	ST_OUTPUT_PUT,
 	ST_PRUNE_JOB,
 	ST_PRUNE_JOB_AGE,
@@ -358,6 +359,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "output_bytes = coalesce(?6, output_bytes), "
 			  "output_truncated = coalesce(?7, output_truncated) "
 			  "WHERE id = ?1",
+	[ST_RUN_DELETE] = "DELETE FROM runs WHERE id = ?1",
 	[ST_OUTPUT_PUT] =
 		"INSERT INTO outputs (run_id, data) VALUES (?1, ?2) "
 		"ON CONFLICT (run_id) DO UPDATE SET data = excluded.data",
@@ -850,6 +852,13 @@ static int op_run_update(struct store *s, struct store_req *r)
 	return r->changes ? put_output(s, run) : -ENOENT;
 }
 
+static int op_run_delete(struct store *s, struct store_req *r)
+{
+	sqlite3_bind_int64(s->st[ST_RUN_DELETE], 1, r->run.id);
+	int e = exec_write(s, ST_RUN_DELETE, &r->changes);
+	return e ? e : r->changes ? 0 : -ENOENT;
+}
+
 static int op_prune(struct store *s, struct store_req *r)
 {
 	sqlite3_stmt *st = s->st[ST_PRUNE_ALL];
@@ -949,8 +958,9 @@ static const op_fn op_table[STORE_OP_COUNT] = {
 	[STORE_JOB_ADD] = op_job_add,       [STORE_JOB_UPDATE] = op_job_update,
 	[STORE_JOB_DELETE] = op_job_delete, [STORE_RUN_ADD] = op_run_add,
 	[STORE_RUN_UPDATE] = op_run_update, [STORE_PRUNE] = op_prune,
-	[STORE_JOB_GET] = op_job_get,       [STORE_JOB_LIST] = op_job_list,
-	[STORE_RUN_GET] = op_run_get,       [STORE_RUN_LIST] = op_run_list,
+	[STORE_RUN_DELETE] = op_run_delete, [STORE_JOB_GET] = op_job_get,
+	[STORE_JOB_LIST] = op_job_list,     [STORE_RUN_GET] = op_run_get,
+	[STORE_RUN_LIST] = op_run_list,
 };
 
 static bool is_write(enum store_op op)
@@ -1199,6 +1209,7 @@ static bool req_ok(const struct store_req *r)
 	case STORE_RUN_UPDATE:
 		return enum_ok(r->run.result, STORE_RESULT_COUNT) &&
 		       (r->run.output || !r->run.output_len);
+	case STORE_RUN_DELETE: return r->run.id > 0;
 	case STORE_RUN_LIST:
 		return enum_ok(r->filter.result + 1, STORE_RESULT_COUNT + 1);
 	case STORE_PRUNE:

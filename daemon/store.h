@@ -267,6 +267,10 @@ enum store_op {
 			   * output_truncated when run.output is set */
 	STORE_PRUNE,      /* every job's history, by count and age;
 			   * changes = runs deleted */
+	STORE_RUN_DELETE, /* in: run.id; the run (and its output) goes, as
+			   * if it never was: the scheduler's runs prepared
+			   * ahead of their time that did not start.
+			   * -ENOENT when there is no such run */
 	/* Reads: after the batch's commit, so they see committed state. */
 	STORE_JOB_GET,  /* in: job.name; out: job */
 	STORE_JOB_LIST, /* out: jobs, njobs (name order) */

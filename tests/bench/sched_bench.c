@@ -6,7 +6,7 @@
  *
  *   sched_bench [--only LIST] [--jobs N] [--due N] [--fire N]
  *               [--seconds S] [--threads N] [--dir DIR] [--db PATH]
- *               [--alloc]
+ *               [--alloc] [--lead MS]
  *
  *   coldstart  N jobs (default 1,000,000) in a database made by a bulk
  *              INSERT (set-up, not measured; --db PATH keeps it there for
@@ -27,6 +27,11 @@
  *              kind's start minus the run's scheduled second, read back
  *              from the run records by run id), and the store's group
  *              commit figures.
+ *
+ * --lead MS is the scheduler's lead (sched_opts.lead_ms; default
+ * SCHED_LEAD_MS): runs are prepared, their `starting` records committed,
+ * that long before they are due.  --lead 0 records them when due (the
+ * scheduler before the lead existed).
  *
  * The peer of due and fire is a bare loop with no store: a timerfd on
  * CLOCK_REALTIME armed for each whole second, which "starts" N no-op jobs
@@ -279,8 +284,10 @@ static double ms(int64_t usec)
 static struct {
 	bool coldstart, due, fire, alloc;
 	unsigned jobs, due_jobs, fire_jobs, seconds, threads;
+	unsigned lead_ms;
 	const char *dir, *db;
-} O = { .coldstart = true,
+} O = { .lead_ms = SCHED_LEAD_MS,
+	.coldstart = true,
 	.due = true,
 	.fire = true,
 	.jobs = 1000000,
@@ -294,14 +301,16 @@ static void usage(void)
 	fputs("usage: sched_bench [--only coldstart,due,fire] [--jobs N] "
 	      "[--due N] [--fire N]\n"
 	      "                   [--seconds S] [--threads N] [--dir DIR] "
-	      "[--db PATH] [--alloc]\n"
+	      "[--db PATH] [--alloc] [--lead MS]\n"
 	      "  defaults: all three, 1000000 jobs, 10000 due, 10000 firing "
 	      "for 60 s,\n"
 	      "  4 threads (loopd's default), DIR $TMPDIR or /tmp (use a "
 	      "disk, not tmpfs)\n"
 	      "  --db PATH: coldstart on PATH, made there if missing and "
 	      "kept (repeat runs)\n"
-	      "  --alloc: tally loopd's allocations during the cold start\n",
+	      "  --alloc: tally loopd's allocations during the cold start\n"
+	      "  --lead MS: runs prepared MS ahead (default 1000; 0: "
+	      "recorded when due)\n",
 	      stderr);
 	exit(2);
 }
@@ -347,6 +356,8 @@ static void parse_args(int argc, char **argv)
 			O.dir = v;
 		} else if (strcmp(a, "--db") == 0) {
 			O.db = v;
+		} else if (strcmp(a, "--lead") == 0) {
+			O.lead_ms = strcmp(v, "0") == 0 ? 0 : num_arg(v);
 		} else {
 			usage();
 		}
@@ -557,8 +568,11 @@ static void daemon_start(struct daemon *d, const char *path,
 	double t1 = mono_s(), c1 = cpu_s();
 	mem_mark(d, 1);
 	double c1b = cpu_s(), t1b = mono_s();
+	struct sched_opts o;
+	sched_opts_default(&o);
+	o.lead_ms = O.lead_ms;
 	if (events_new(&d->ev, EVENTS_RING) < 0 ||
-	    sched_new(&d->s, d->l, d->st, d->ev, NULL) < 0)
+	    sched_new(&d->s, d->l, d->st, d->ev, &o) < 0)
 		die("out of memory");
 	if (sched_add_kind(d->s, d->p, &kind_t) < 0)
 		die("sched_add_kind failed");
@@ -1111,9 +1125,11 @@ static void due_measure(void *arg)
 	out("due.jobs", 0, n, "jobs", NULL);
 	out("due.started", 0, (double)S.n, "runs", NULL);
 	out("due.wake", 3, ms(h_first - c->t), "ms",
-	    "first run handled (its start recorded) after T");
+	    "first run handled at T (its started_usec)");
 	out("due.handled", 3, ms(h_last - c->t), "ms",
-	    "last run handled, before its commit");
+	    O.lead_ms ? "last run handled at T (prepared: its commit was "
+			"before T)"
+		      : "last run handled, before its commit");
 	out("due.start_first", 3, ms(quantile(late, S.n, 0)), "ms",
 	    "kind's start, after the commit");
 	out("due.start_p50", 3, ms(quantile(late, S.n, 0.5)), "ms", NULL);
@@ -1127,7 +1143,7 @@ static void due_measure(void *arg)
 	    "the other threads' (store lane) in that time, per run");
 	out("due.floor.run_add", 3, ms(floor_usec), "ms",
 	    "afterwards, as many RUN_ADDs queued at once on the store "
-	    "alone: the commit every start waits for");
+	    "alone: the commit every start waits for with --lead 0");
 	store_report("due", &ss);
 	SH->result = quantile(late, S.n, 1);
 	free(late);
@@ -1378,10 +1394,10 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	log_init(LOGL_WARN, 0);
 	shared_init();
-	printf("# sched_bench: %ld CPUs, SQLite %s, %u threads, database in "
-	       "%s (%s)\n",
+	printf("# sched_bench: %ld CPUs, SQLite %s, %u threads, lead %u ms, "
+	       "database in %s (%s)\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), sqlite3_libversion(), O.threads,
-	       O.dir,
+	       O.lead_ms, O.dir,
 	       statfs(O.dir, &fs) == 0 && fs.f_type == 0x01021994
 		       ? "tmpfs: fsync is free, figures are optimistic"
 		       : "not tmpfs");

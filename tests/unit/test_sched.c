@@ -31,7 +31,8 @@
 #include "testseed.h"
 
 #define T0   1794988000000000LL /* 2026-11-18 07:46:40 UTC */
-#define MIN  (60 * 1000000LL)
+#define SEC  1000000LL
+#define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
 
 static struct loop *L;
@@ -40,7 +41,7 @@ static struct sched *S;
 static struct events *EV;
 static loopd_plugin *P;
 static char dir[256];
-static int64_t clock_now;
+static uint64_t lead_ms = SCHED_LEAD_MS; /* setup's sched_opts.lead_ms */
 
 /* ---- the test kind: records its runs; the test finishes them ---- */
 
@@ -51,12 +52,17 @@ static bool finished[MAX_RUNS]; /* by the test kind: the pointer is gone */
 static unsigned nstarted, nstopped;
 static bool finish_at_once; /* finish ok inside start */
 static bool finish_on_stop;
+static char last_args[256];            /* the args of the latest start */
+static int64_t started_real[MAX_RUNS]; /* the injected clock then */
+static int64_t clock_now;
 
 static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
 {
 	assert_true(nstarted < MAX_RUNS);
 	finished[nstarted] = finish_at_once;
 	started_ms[nstarted] = loop_update_time(L);
+	started_real[nstarted] = clock_now;
+	snprintf(last_args, sizeof(last_args), "%s", args);
 	started[nstarted++] = run;
 	if (finish_at_once)
 		sched_finish(run, 0, "ok\n", 3);
@@ -113,6 +119,7 @@ static int setup(void **state)
 	o.realtime = fake_clock;
 	o.no_clock_watch = true;
 	o.kill_grace_ms = 100;
+	o.lead_ms = lead_ms;
 	if (loop_new(&L, 1) < 0 ||
 	    store_open(&ST, L, db, NULL, err, sizeof(err)) < 0 ||
 	    events_new(&EV, 64) < 0 || sched_new(&S, L, ST, EV, &o) < 0)
@@ -213,12 +220,12 @@ static void runs_done(struct store_req *r, int status)
 	answered = true;
 }
 
-/* The job's runs, oldest first. */
+/* The job's runs (every job's for NULL), oldest first. */
 static void runs_of(const char *job, struct runs *out)
 {
 	settle();
 	store_req_init(&out->req, STORE_RUN_LIST);
-	out->req.filter.job = strdup(job);
+	out->req.filter.job = job ? strdup(job) : NULL; /* NULL: all */
 	out->req.filter.limit = 1000;
 	out->req.done = runs_done;
 	answered = false;
@@ -687,6 +694,27 @@ static void test_run_events_replayed(void **state)
 	json_decref(seen_events);
 }
 
+/* Runs of every job left `starting`; n (unless -1): how many runs in
+ * all there must be. */
+static unsigned starting_left(long n)
+{
+	struct runs r;
+	unsigned left = 0;
+	runs_of(NULL, &r);
+	if (n >= 0)
+		assert_int_equal(r.n, (size_t)n);
+	for (int t = 0; t < STORE_TRIGGER_COUNT; t++)
+		left += count(&r, STORE_RESULT_STARTING, (enum store_trigger)t);
+	runs_free(&r);
+	return left;
+}
+
+/* Every run of every job: n of them, none left `starting`. */
+static void no_starting_left(size_t n)
+{
+	assert_int_equal(starting_left((long)n), 0);
+}
+
 /* ---- sched_counts against a full recount ---- */
 
 #define NCJ 12
@@ -708,6 +736,10 @@ static void counts_agree(unsigned op, const char *what)
 			fail_msg("after op %u (%s): %s is %" PRIu64
 				 ", a recount says %" PRIu64,
 				 op, what, names[i], pa[i], pb[i]);
+	if (a.runs_prepared != b.runs_prepared)
+		fail_msg("after op %u (%s): runs_prepared is %" PRIu64
+			 ", a recount says %" PRIu64,
+			 op, what, a.runs_prepared, b.runs_prepared);
 }
 
 static void wait_answer(void)
@@ -829,9 +861,16 @@ static const char *do_finish(unsigned i, unsigned op)
 	return "finish";
 }
 
+/* Whole minutes, or half a second either way: the jobs due on the
+ * minute are then prepared ahead (the lead is 1 s) while the other
+ * operations go on, or start on their records. */
 static const char *do_step(unsigned i, unsigned op)
 {
-	step((int64_t)(1 + rng() % 3) * MIN);
+	static const int64_t half[] = { SEC / 2, -SEC / 2 };
+	if (rng() % 3 == 0)
+		step(half[rng() % 2]);
+	else
+		step((int64_t)(1 + rng() % 3) * MIN);
 	return "clock step";
 }
 
@@ -865,7 +904,7 @@ static void test_counts_kept(void **state)
 {
 	rng_state = test_seed_pick();
 	memset(cj_exists, 0, sizeof(cj_exists));
-	bool seen_fail = false, seen_run = false;
+	bool seen_fail = false, seen_run = false, seen_prep = false;
 	for (unsigned op = 0; op < 600; op++) {
 		const char *what = random_op(op);
 		counts_agree(op, what);
@@ -873,28 +912,42 @@ static void test_counts_kept(void **state)
 		sched_counts(S, &c);
 		seen_fail |= c.failing > 0;
 		seen_run |= c.running > 0 && c.runs_inflight > 0;
+		seen_prep |= c.runs_prepared > 0;
 	}
-	assert_true(seen_fail && seen_run);
+	assert_true(seen_fail && seen_run && seen_prep);
 	finish_all(0);
 	counts_agree(600, "finish all");
+	sched_stop_starting(S); /* prepared runs go: no record lingers */
+	settle();
+	assert_int_equal(starting_left(-1), 0);
+	counts_agree(601, "stop");
 }
 
-/* A run whose `starting` record cannot be written (its job's row went
- * from under the scheduler) leaves the counts as they were. */
-static void test_counts_failed_record(void **state)
+/* Adds job `name` (schedule sched) and deletes its row from under the
+ * scheduler: its runs' records cannot be written. */
+static void add_unrecordable(const char *name, const char *sched)
 {
+	char j[200];
 	struct store_req del;
-	assert_int_equal(add("{\"name\":\"gone\",\"kind\":\"t\","
-			     "\"schedule\":\"every 1h\"}"),
-			 0);
+	snprintf(j, sizeof(j),
+		 "{\"name\":\"%s\",\"kind\":\"t\",\"schedule\":\"%s\"}", name,
+		 sched);
+	assert_int_equal(add(j), 0);
 	store_req_init(&del, STORE_JOB_DELETE);
-	del.job.name = strdup("gone");
+	del.job.name = strdup(name);
 	del.done = runs_done;
 	answered = false;
 	assert_int_equal(store_submit(ST, &del), 0);
 	while (!answered)
 		loop_run_once(L);
 	store_req_clear(&del);
+}
+
+/* A run whose `starting` record cannot be written (its job's row went
+ * from under the scheduler) leaves the counts as they were. */
+static void test_counts_failed_record(void **state)
+{
+	add_unrecordable("gone", "every 1h");
 	answered = false;
 	sched_job_trigger(S, "gone", done_cb, NULL, NULL);
 	while (!answered)
@@ -907,6 +960,328 @@ static void test_counts_failed_record(void **state)
 	sched_counts(S, &c);
 	assert_int_equal(c.running, 0);
 	assert_int_equal(c.active, 1);
+}
+
+/* ---- runs prepared ahead of their time (the lead, 1 s here) ---- */
+
+static struct sched_counts counts_now(void)
+{
+	struct sched_counts c, r;
+	sched_counts(S, &c);
+	sched_counts_recount(S, &r);
+	assert_int_equal(c.runs_prepared, r.runs_prepared);
+	assert_int_equal(c.runs_inflight, r.runs_inflight);
+	return c;
+}
+
+static const char *state_of(const char *name)
+{
+	static char st[32];
+	json_t *j = sched_job_get(S, name);
+	assert_non_null(j);
+	snprintf(st, sizeof(st), "%s",
+		 json_string_value(json_object_get(j, "state")));
+	json_decref(j);
+	return st;
+}
+
+/* Job `name`, every minute from T0, prepared: the clock is half a second
+ * before its first time (T0 + 1 min).  Returns its prepared run's id. */
+static int64_t add_prepared(const char *name, const char *extra)
+{
+	char j[300];
+	snprintf(j, sizeof(j),
+		 "{\"name\":\"%s\",\"kind\":\"t\",\"schedule\":\"every 1m\"%s}",
+		 name, extra);
+	assert_int_equal(add(j), 0);
+	step(MIN - SEC / 2);
+	struct runs r;
+	runs_of(name, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].result, STORE_RESULT_STARTING);
+	assert_int_equal(r.v[0].trigger, STORE_TRIGGER_SCHEDULE);
+	assert_int_equal(r.v[0].scheduled_usec, T0 + MIN);
+	assert_true(r.v[0].started_usec == STORE_NULL);
+	int64_t id = r.v[0].id;
+	runs_free(&r);
+	return id;
+}
+
+/* The record is committed before the time; at the time the same run
+ * starts (no second record), with started_usec set then. */
+static void test_prepared_starts_at_its_time(void **state)
+{
+	int64_t id = add_prepared("pa", "");
+	struct sched_counts c = counts_now();
+	assert_int_equal(nstarted, 0);
+	assert_int_equal(c.runs_prepared, 1);
+	assert_int_equal(c.runs_inflight, 0);
+	assert_int_equal(c.running, 0);
+	assert_string_equal(state_of("pa"), "active");
+	step(SEC / 2); /* T0 + 1 min: a half-second step is no clock step */
+	assert_int_equal(nstarted, 1);
+	assert_int_equal(started_real[0], T0 + MIN);
+	c = counts_now();
+	assert_int_equal(c.runs_prepared, 0);
+	assert_int_equal(c.runs_inflight, 1);
+	assert_string_equal(state_of("pa"), "running");
+	tfinish(0, 0, "ok\n");
+	struct runs r;
+	runs_of("pa", &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].id, id);
+	assert_int_equal(r.v[0].result, STORE_RESULT_OK);
+	assert_int_equal(r.v[0].started_usec, T0 + MIN);
+	runs_free(&r);
+}
+
+/* With lead 0 nothing is recorded before the time (as before). */
+static void test_lead_zero_records_when_due(void **state)
+{
+	assert_int_equal(add("{\"name\":\"z\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	step(MIN - SEC / 2);
+	no_starting_left(0);
+	assert_int_equal(counts_now().runs_prepared, 0);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 1);
+	finish_all(0);
+	no_starting_left(1);
+}
+
+static int setup_no_lead(void **state)
+{
+	lead_ms = 0;
+	int r = setup(state);
+	lead_ms = SCHED_LEAD_MS;
+	return r;
+}
+
+static void prep_pause(const char *name)
+{
+	answered = false;
+	sched_job_pause(S, name, true, done_cb, NULL);
+	wait_answer();
+	assert_int_equal(last.status, 0);
+}
+
+static void prep_remove(const char *name)
+{
+	answered = false;
+	sched_job_remove(S, name, done_cb, NULL);
+	wait_answer();
+	assert_int_equal(last.status, 0);
+}
+
+static void prep_plugin_down(const char *name)
+{
+	sched_plugin_down(S, P);
+	settle();
+	sched_plugin_gone(S, P);
+}
+
+/* Paused, removed, or its plugin gone while its run is prepared: the run
+ * does not start and its record goes. */
+static void test_prepared_dropped(void **state)
+{
+	static void (*const what[])(const char *) = { prep_pause, prep_remove,
+						      prep_plugin_down };
+	for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "d%zu", i);
+		clock_now = T0;
+		add_prepared(name, "");
+		what[i](name);
+		settle();
+		no_starting_left(0);
+		assert_int_equal(counts_now().runs_prepared, 0);
+		step(SEC / 2);
+		step(MIN);
+		assert_int_equal(nstarted, 0);
+		no_starting_left(0);
+		if (what[i] == prep_pause)
+			prep_remove(name);
+	}
+}
+
+/* Updated while prepared: that run goes; the one prepared again starts
+ * with the new args, and it is the only record. */
+static void test_prepared_update(void **state)
+{
+	int64_t id = add_prepared("u", ",\"args\":{\"v\":1}");
+	json_t *p = json_loads("{\"name\":\"u\",\"args\":{\"v\":2}}", 0, NULL);
+	answered = false;
+	sched_job_update(S, p, done_cb, NULL);
+	json_decref(p);
+	wait_answer();
+	assert_int_equal(last.status, 0);
+	assert_int_equal(counts_now().runs_prepared, 1); /* again */
+	struct runs r;
+	runs_of("u", &r);
+	assert_int_equal(r.n, 1);
+	assert_true(r.v[0].id > id);
+	runs_free(&r);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 1);
+	assert_string_equal(last_args, "{\"v\":2}");
+	finish_all(0);
+	runs_of("u", &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].result, STORE_RESULT_OK);
+	runs_free(&r);
+}
+
+/* Overlap at the time: skip makes the prepared run `skipped` (its own
+ * record); queue deletes it and records the queued run when it starts. */
+static void test_prepared_overlap(void **state)
+{
+	assert_int_equal(add("{\"name\":\"s\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	assert_int_equal(add("{\"name\":\"q\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1m\",\"overlap\":\"queue\"}"),
+			 0);
+	step(MIN); /* both start, and keep running */
+	assert_int_equal(nstarted, 2);
+	step(MIN - SEC / 2);
+	assert_int_equal(counts_now().runs_prepared, 2);
+	struct runs r;
+	runs_of("s", &r);
+	int64_t prep_id = r.v[1].id;
+	runs_free(&r);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 2);
+	runs_of("s", &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.v[1].id, prep_id);
+	assert_int_equal(r.v[1].result, STORE_RESULT_SKIPPED);
+	assert_int_equal(r.v[1].scheduled_usec, T0 + 2 * MIN);
+	runs_free(&r);
+	runs_of("q", &r);
+	assert_int_equal(r.n, 1); /* the prepared one went; one is queued */
+	runs_free(&r);
+	for (unsigned i = 0; i < 2; i++)
+		if (strcmp(sched_run_job(started[i]), "q") == 0)
+			tfinish(i, 0, NULL);
+	settle();
+	assert_int_equal(nstarted, 3); /* q's queued run */
+	runs_of("q", &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.v[1].scheduled_usec, T0 + 2 * MIN);
+	assert_int_equal(r.v[1].result, STORE_RESULT_RUNNING);
+	runs_free(&r);
+	finish_all(0);
+	no_starting_left(4);
+}
+
+/* Clock steps while a run is prepared (step() is also what a suspend
+ * looks like): a step back of 2 h (no re-run, cron's rule) or 5 h
+ * (re-anchored) drops it, as does a step forward of 30 min (catch-up);
+ * a step forward of 5 s still starts it, on its record. */
+static void test_prepared_clock_steps(void **state)
+{
+	static const int64_t steps[] = { -2 * HOUR, -5 * HOUR, 30 * MIN,
+					 5 * SEC };
+	finish_at_once = true;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "c%zu", i);
+		clock_now = T0;
+		nstarted = 0;
+		int64_t id = add_prepared(name, ",\"tz\":\"UTC\"");
+		step(steps[i]);
+		struct runs r;
+		runs_of(name, &r);
+		for (size_t k = 0; k < r.n; k++) {
+			if (r.v[k].scheduled_usec > clock_now)
+				continue; /* the next one, prepared */
+			assert_int_not_equal(r.v[k].result,
+					     STORE_RESULT_STARTING);
+			assert_true((r.v[k].id == id) == (steps[i] == 5 * SEC));
+		}
+		if (steps[i] == 5 * SEC) {
+			assert_int_equal(r.n, 1);
+			assert_int_equal(r.v[0].result, STORE_RESULT_OK);
+			assert_int_equal(r.v[0].trigger,
+					 STORE_TRIGGER_SCHEDULE);
+		} else if (steps[i] > 0) { /* catch-up once: 29 missed, 1 run,
+					    * then the next, prepared */
+			assert_int_equal(count(&r, STORE_RESULT_OK,
+					       STORE_TRIGGER_CATCHUP),
+					 1);
+			assert_int_equal(r.n, 31);
+			assert_int_equal(r.v[30].scheduled_usec, T0 + 31 * MIN);
+		} else {
+			assert_int_equal(r.n, 0);
+			assert_int_equal(nstarted, 0);
+		}
+		runs_free(&r);
+		prep_remove(name);
+	}
+	/* Back 2 h: the run comes again at its old time, once. */
+	clock_now = T0;
+	nstarted = 0;
+	add_prepared("b", "");
+	step(-2 * HOUR);
+	step(2 * HOUR); /* half a second before it again: prepared again */
+	assert_int_equal(counts_now().runs_prepared, 1);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 1);
+	no_starting_left(1); /* the others went with their jobs */
+}
+
+/* Stopping drops prepared runs: their records are deleted. */
+static void test_prepared_shutdown(void **state)
+{
+	add_prepared("sd", "");
+	sched_stop_starting(S);
+	settle();
+	no_starting_left(0);
+	assert_int_equal(counts_now().runs_prepared, 0);
+	assert_int_equal(sched_running(S), 0);
+}
+
+/* The prepared run's commit fails (its job's row went from under the
+ * scheduler): at its time it is not started, and nothing is counted. */
+static void test_prepared_commit_fails(void **state)
+{
+	add_unrecordable("cf", "every 1m");
+	step(MIN - SEC / 2);
+	assert_int_equal(counts_now().runs_prepared, 1);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 0);
+	struct sched_counts c = counts_now();
+	assert_int_equal(c.runs_prepared, 0);
+	assert_int_equal(c.runs_inflight, 0);
+	assert_int_equal(c.running, 0);
+	assert_string_equal(state_of("cf"), "active");
+	json_t *j = sched_job_get(S, "cf");
+	assert_int_equal(json_integer_value(json_object_get(j, "next_usec")),
+			 T0 + 2 * MIN); /* on to the next */
+	json_decref(j);
+}
+
+/* A manual trigger is never prepared: it starts at once, and the
+ * prepared run still starts at its time (overlap allow). */
+static void test_prepared_and_manual(void **state)
+{
+	add_prepared("m", ",\"overlap\":\"allow\"");
+	answered = false;
+	assert_true(sched_job_trigger(S, "m", done_cb, NULL, NULL) > 0);
+	wait_answer();
+	assert_int_equal(last.status, 0);
+	assert_int_equal(nstarted, 1);
+	assert_int_equal(counts_now().runs_prepared, 1);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 2);
+	finish_all(0);
+	struct runs r;
+	runs_of("m", &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(count(&r, STORE_RESULT_OK, STORE_TRIGGER_MANUAL), 1);
+	assert_int_equal(count(&r, STORE_RESULT_OK, STORE_TRIGGER_SCHEDULE), 1);
+	runs_free(&r);
 }
 
 int main(void)
@@ -933,6 +1308,16 @@ int main(void)
 		T(test_counts_kept),
 		T(test_counts_failed_record),
 		T(test_run_events_replayed),
+		T(test_prepared_starts_at_its_time),
+		cmocka_unit_test_setup_teardown(test_lead_zero_records_when_due,
+						setup_no_lead, teardown),
+		T(test_prepared_dropped),
+		T(test_prepared_update),
+		T(test_prepared_overlap),
+		T(test_prepared_clock_steps),
+		T(test_prepared_shutdown),
+		T(test_prepared_commit_fails),
+		T(test_prepared_and_manual),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
