@@ -54,8 +54,18 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		free(c);
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	}
+	errno = 0;
 	int line = ini_parse_file(f, add_entry, c);
+	/* inih stops at a read error as at the end: a directory, or an I/O
+	 * error, would read as an empty or cut file. */
+	int rerr = ferror(f) ? (errno ? errno : EIO) : 0;
 	fclose(f);
+	if (rerr) {
+		snprintf(err, errlen, "cannot read the config file %s: %s",
+			 path, strerror(rerr));
+		config_free(c);
+		return -rerr;
+	}
 	if (line != 0) {
 		if (line > 0)
 			snprintf(err, errlen,

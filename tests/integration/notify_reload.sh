@@ -53,6 +53,35 @@ case "$(result)" in
 esac
 "$loopctl" -s "$sock" status >/dev/null || fail "the daemon stopped serving after a bad reload"
 
+# A file that has gone, then one that cannot be read (a directory in its
+# place): each refused with the file named, the configuration in use kept.
+mv "$conf" "$conf.away"
+kill -HUP "$pid"
+for _ in $(seq 100); do
+	case "$(result)" in *"$conf"*) break ;; esac
+	sleep 0.05
+done
+case "$(result)" in
+"error: "*"$conf"*) ;;
+*) fail "a reload with the file gone was reported as: $(result)" ;;
+esac
+mkdir "$conf"
+n=$(grep -c "configuration in use is unchanged" "$tmp/err")
+kill -HUP "$pid"
+for _ in $(seq 100); do
+	[ "$(grep -c "configuration in use is unchanged" "$tmp/err")" -gt "$n" ] && break
+	sleep 0.05
+done
+[ "$(grep -c "configuration in use is unchanged" "$tmp/err")" -gt "$n" ] ||
+	fail "a reload with a directory for the file was not refused"
+case "$(result)" in
+"error: "*"$conf"*) ;;
+*) fail "a reload with a directory for the file was reported as: $(result)" ;;
+esac
+rmdir "$conf"
+mv "$conf.away" "$conf"
+"$loopctl" -s "$sock" status >/dev/null || fail "the daemon stopped serving after the unreadable reloads"
+
 kill -TERM "$pid"
 wait "$pid" || fail "loopd did not exit 0 after SIGTERM"
 pid=

@@ -70,12 +70,23 @@ static void test_syntax_error_names_line(void **state)
 	unlink(path);
 }
 
+/* A directory opens, but every read fails: refused, not an empty file. */
+static void test_directory(void **state)
+{
+	struct config *c = NULL;
+	char err[256];
+	assert_int_equal(config_load("/", &c, err, sizeof(err)), -EISDIR);
+	assert_non_null(strstr(err, "cannot read the config file /"));
+	assert_null(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_syntax_error_names_line),
+		cmocka_unit_test(test_directory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
