@@ -25,6 +25,12 @@
 #    through.  S (catch-up once): one run, trigger catchup, for 08:00,
 #    the four others missed; K (skip): five missed, no run.  No burst, no
 #    duplicate.
+# 3. Back: B `30 10 * * *` runs at 10:30:00Z; the wall clock steps back
+#    30 min (seen at the timer of a one-shot X at 10:30:06Z), then forward
+#    to 10:29:58, so 10:30:00 comes round again: B does not run twice (cron's
+#    rule for steps back under three hours: its next stays the next
+#    day's), X runs at its time, a one-shot Z jumped over by the forward
+#    step is caught up once.
 #
 #   bash clock_daemon.sh BUILD_DIR SOURCE_DIR
 source "$(dirname "$0")/robust.bash" "$@"
@@ -149,4 +155,36 @@ S|08:00:00|ok|catchup" '7[78][0-9][0-9]'
 grep -q 'job S: 5 occurrences missed; catch-up once' "$tmp/err" ||
 	fail "suspend: no catch-up line for S"
 echo "suspend: 2 h 10 min slept through: S ran once (catchup, for 08:00), 4 missed; K 5 missed, no run"
+
+# ---- 3. A step back of 30 min, then forward again ----
+e=1796207400 # 2026-12-02T10:30:00Z
+fake_at $((e - 5))
+start_fake "$tmp/back"
+hadd B '30 10 * * *' UTC
+hadd X 'at 2026-12-02T10:30:06Z' UTC # its timer sees the step back
+wait_for "SELECT count(*) FROM runs WHERE result = 'ok'" 1 15
+fake_step -1800
+for _ in $(seq 200); do
+	grep -q 'the wall clock moved -1[78][0-9][0-9] s' "$tmp/err" && break
+	sleep 0.1
+done
+grep -q 'the wall clock moved -1[78][0-9][0-9] s' "$tmp/err" ||
+	fail "back: the step back was not noticed"
+# Z: a one-shot 4 s ahead on the new timeline; the clock then steps
+# forward to 10:29:58, past Z (caught up once at its timer, ~10:30:02),
+# so that 10:30:00 comes round again, which B must not run a second time;
+# X runs at its 10:30:06.
+now=$(($(date +%s) + $(cat "$tmp/ft")))
+z=$((now + 4))
+hadd Z "at $(date -u -d @$z +%Y-%m-%dT%H:%M:%SZ)" UTC
+fake_step $((e - 2 - now))
+wait_for "SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.name = 'X' AND r.result = 'ok'" 1 40
+sleep 1.5
+next_b=$(sqlite3 -readonly "$db" "SELECT next_usec FROM jobs WHERE name = 'B'")
+finish back "B|10:30:00|ok|schedule
+X|10:30:06|ok|schedule
+Z|$(date -u -d @$z +%H:%M:%S)|ok|catchup" '1[67][0-9][0-9]'
+[ "$next_b" = $(((e + 86400) * 1000000)) ] ||
+	fail "back: B's next_usec is $next_b, not the next day's 10:30"
+echo "back: a 30 min step back did not run B's 10:30 twice (its next stays the next day's); Z, jumped over by the step forward, ran once (catchup)"
 echo "PASS: clock_daemon"
