@@ -191,8 +191,9 @@ struct sched {
 	size_t nzones;
 	struct istr **itab; /* shared strings, chained; see istr_get */
 	size_t itab_size, nistr;
-	/* Results of ended runs the store failed to write (a full disk),
-	 * written again every UNWRITTEN_RETRY_MS until they are. */
+	/* Results of ended runs, and deletions of prepared runs that did
+	 * not start, that the store failed to write (a full disk): written
+	 * again every UNWRITTEN_RETRY_MS, and at the stop, until they are. */
 	struct sreq *unwritten;
 	struct sreq *waiting; /* run ends whose watcher waits for the commit */
 	size_t nunwritten, unwritten_bytes;
@@ -1299,6 +1300,14 @@ static void run_record(struct sched *s, struct sjob *job,
 	sreq_submit(q);
 }
 
+/* A write worth another try: the disk or memory was short.  Not when a
+ * row is gone with its job (-ENOENT) or the store is degraded. */
+static bool retryable(int status)
+{
+	return status == -ENOSPC || status == -EIO || status == -ENOMEM ||
+	       status == -EBUSY;
+}
+
 static void unwritten_fire(loopd_plugin *unused, void *ud)
 {
 	struct sched *s = ud;
@@ -1306,14 +1315,15 @@ static void unwritten_fire(loopd_plugin *unused, void *ud)
 	sched_write_unwritten(s);
 }
 
-/* Keeps the ended run's result q failed to write, to write it again
- * when the store may have room: a run is never left `running` in the
- * history because its end fell on a full disk. */
+/* Keeps the write q failed (an ended run's result, or the deletion of a
+ * prepared run's record), to make it again when the store may have
+ * room: a run is never left `running`, or a run that never started
+ * `starting`, in the history because a write fell on a full disk. */
 static void unwritten_keep(struct sreq *q)
 {
 	struct sched *s = q->s;
 	struct sreq *k = s->nunwritten < UNWRITTEN_MAX
-				 ? sreq_new(s, STORE_RUN_UPDATE, NULL)
+				 ? sreq_new(s, q->req.op, NULL)
 				 : NULL;
 	if (!k) {
 		log_msg(LOGL_ERR, NULL,
@@ -1408,12 +1418,8 @@ static void run_update_done(struct sreq *q, int status)
 		waiter_done(q, status);
 	if (status >= 0 || status == -ECANCELED)
 		return;
-	/* Worth another try only when the disk or memory was short: not
-	 * when the run's row is gone with its job (-ENOENT) or the store
-	 * is degraded. */
-	bool ended = q->req.run.result > STORE_RESULT_RUNNING &&
-		     (status == -ENOSPC || status == -EIO ||
-		      status == -ENOMEM || status == -EBUSY);
+	bool ended =
+		q->req.run.result > STORE_RESULT_RUNNING && retryable(status);
 	if (status == -ENOENT) {
 		log_msg(LOGL_DEBUG, NULL, "run %lld of %s: gone with its job",
 			(long long)q->req.run.id, q->req.run.job);
@@ -1708,13 +1714,20 @@ static void prep_unlink(struct sched *s, struct loopd_run *run)
 static void run_delete_done(struct sreq *q, int status)
 {
 	/* -ENOENT: it went with its job, or its own commit failed. */
-	if (status < 0 && status != -ENOENT && status != -ECANCELED)
+	if (status >= 0 || status == -ENOENT || status == -ECANCELED)
+		return;
+	bool again = retryable(status);
+	if (!q->again)
 		log_msg(LOGL_ERR, NULL,
 			"run %lld of %s, prepared and not started: not "
-			"deleted: %s; left `starting` until the next start "
-			"marks it interrupted",
+			"deleted: %s; %s",
 			(long long)q->req.run.id, q->req.run.job,
-			strerror(-status));
+			strerror(-status),
+			again ? "deleting it again until the store takes it"
+			      : "left `starting` until the next start marks "
+				"it interrupted");
+	if (again)
+		unwritten_keep(q);
 }
 
 /* Deletes the record of a prepared run that did not start. */
@@ -2000,14 +2013,10 @@ static void run_begin(struct loopd_run *run, struct watcher *w)
 }
 
 /* A prepared run reaches its time: it starts now, or when its commit
- * returns.  One whose record could not be written is not started, as
- * when a `starting` write fails at its time. */
+ * returns.  (One whose record could not be written is not here:
+ * run_start records the occurrence again, as with no lead.) */
 static void prep_start(struct loopd_run *run)
 {
-	if (run->phase == RP_UNRECORDED) {
-		run_free(run);
-		return;
-	}
 	bool committed = run->phase == RP_PREPARED;
 	run_begin(run, NULL);
 	run_set_phase(run, RP_COMMITTING);
@@ -2031,8 +2040,10 @@ static void run_start(struct sjob *job, enum store_trigger trig, int64_t when,
 		return;
 	}
 	if (prep && prep->phase == RP_UNRECORDED) {
-		prep_start(prep); /* not started */
-		return;
+		/* Its early record failed (a full disk a moment ago, say):
+		 * the occurrence is recorded now, as with no lead. */
+		run_free(prep);
+		prep = NULL;
 	}
 	if (job->running && !force &&
 	    !overlap_allows(job, trig, when, attempt, w, prep))
