@@ -786,11 +786,15 @@ static int64_t keep_count(const struct store *s)
 	return s->opts.runs_keep ? (int64_t)s->opts.runs_keep : INT64_MAX;
 }
 
-static int prune_job(struct store *s, int64_t job_id)
+/* extra: rows beyond the kept count left alone (the one just added, when
+ * it is a run recorded ahead of its time and not a run yet). */
+static int prune_job(struct store *s, int64_t job_id, int64_t extra)
 {
 	sqlite3_stmt *st = s->st[ST_PRUNE_JOB];
+	int64_t keep = keep_count(s);
 	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, keep_count(s));
+	sqlite3_bind_int64(st, 2,
+			   keep < INT64_MAX - extra ? keep + extra : keep);
 	int e = exec_write(s, ST_PRUNE_JOB, NULL);
 	if (e || s->opts.runs_max_age_usec <= 0)
 		return e;
@@ -828,7 +832,11 @@ static int op_run_add(struct store *s, struct store_req *r)
 	if ((e = exec_write(s, ST_RUN_INSERT, &r->changes)) < 0 ||
 	    (e = put_output(s, &r->run)) < 0)
 		return e;
-	return prune_job(s, job_id);
+	/* A scheduled run recorded ahead of its time (`starting`, not
+	 * started) does not push a finished run out: it may yet be deleted. */
+	bool ahead = r->run.result == STORE_RESULT_STARTING &&
+		     r->run.started_usec == STORE_NULL;
+	return prune_job(s, job_id, ahead ? 1 : 0);
 }
 
 static int op_run_update(struct store *s, struct store_req *r)

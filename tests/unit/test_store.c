@@ -982,6 +982,36 @@ static void test_prune_by_count(void **state)
 	store_close(s);
 }
 
+/* A run recorded ahead of its time (`starting`, no started_usec) does
+ * not push a finished run out of the kept count: if it is then deleted
+ * (it did not start), the job still has its last runs_keep. */
+static void test_prune_ahead(void **state)
+{
+	struct store_opts o;
+	store_opts_default(&o);
+	o.runs_keep = 5;
+	struct store *s = open_with(&o);
+	assert_int_equal(add_job(s, "j", NULL), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(do_free(s, run_req("j", STORE_RESULT_OK)), 0);
+	struct treq *ahead = run_req("j", STORE_RESULT_STARTING);
+	assert_int_equal(do_req(s, ahead), 0);
+	assert_int_equal(count_runs(s, "j", STORE_RESULT_OK), 5);
+	struct treq *del = treq_new(STORE_RUN_DELETE);
+	del->r.run.job = strdup("j");
+	del->r.run.id = ahead->r.run.id;
+	assert_int_equal(do_free(s, del), 0);
+	treq_free(ahead);
+	assert_int_equal(count_runs(s, "j", STORE_RESULT_NONE), 5);
+	/* A started one counts as a run: the oldest finished goes. */
+	struct treq *now = run_req("j", STORE_RESULT_STARTING);
+	now->r.run.started_usec = 1700000000500000;
+	assert_int_equal(do_free(s, now), 0);
+	assert_int_equal(count_runs(s, "j", STORE_RESULT_OK), 4);
+	assert_int_equal(count_runs(s, "j", STORE_RESULT_NONE), 5);
+	store_close(s);
+}
+
 static int64_t real_usec(void)
 {
 	struct timespec ts;
@@ -1295,6 +1325,7 @@ int main(void)
 		T(test_outbuf),
 		T(test_output_capped_in_store),
 		T(test_prune_by_count),
+		T(test_prune_ahead),
 		T(test_prune_op),
 		T(test_mark_interrupted),
 		T(test_cascade_and_run_ids),
