@@ -2816,6 +2816,7 @@ struct creq {
 	void *ud;
 	struct cal_expr *expr;
 	enum store_op op;
+	int64_t next_seen; /* an update: the job's next when it was sent */
 };
 
 static void creq_reply(struct creq *c, struct sched_result *res)
@@ -3004,6 +3005,24 @@ static void creq_job_done(struct creq *c)
 		job_persist(c->q.s, job);
 }
 
+/*
+ * The record's next time was worked out when the update was sent.  If
+ * the job's next moved while it was in flight (seen: sent, was: now),
+ * its occurrences up to `was` were handled already: the new settings
+ * take over from there, or one of them would run twice.
+ */
+static void update_keep_ahead(struct sched *s, struct sjob *job, int64_t seen,
+			      int64_t was)
+{
+	int64_t *next = &job->j.next_usec;
+	if (was == seen || was == STORE_NULL || *next == STORE_NULL ||
+	    *next >= was)
+		return;
+	int64_t n = job_next_after(job, was - 1);
+	*next = n == CAL_NEVER ? STORE_NULL : n;
+	job_persist(s, job);
+}
+
 static void update_done(struct sreq *q, int status)
 {
 	struct creq *c = (struct creq *)q;
@@ -3014,12 +3033,14 @@ static void update_done(struct sreq *q, int status)
 		storage_fail(&res, status < 0 ? status : -ENOENT, job->j.name);
 	} else {
 		char err[CAL_ERR_MAX];
+		int64_t was = job->j.next_usec;
 		job_take_settings(job, &q->req.job);
 		cal_expr_free(job->expr);
 		job->expr = istr_expr_adopt(job->j.schedule, c->expr);
 		c->expr = NULL;
 		job->zone = zone_get(s, job->j.tz, err, sizeof(err));
 		job->jitter_usec = jitter_for(&job->j);
+		update_keep_ahead(s, job, c->next_seen, was);
 		if (c->op == STORE_JOB_UPDATE && job->j.state == STORE_JOB_DONE)
 			job->j.state = STORE_JOB_ACTIVE;
 		job_refile(s, job);
@@ -3050,6 +3071,7 @@ static void submit_update(struct sched *s, struct sjob *job,
 	}
 	c->q.req.job = *rec;
 	c->expr = expr;
+	c->next_seen = job->j.next_usec;
 	c->q.then = update_done;
 	sreq_submit(&c->q);
 }

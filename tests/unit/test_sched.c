@@ -545,6 +545,36 @@ static void test_pause_resume(void **state)
 	runs_free(&r);
 }
 
+/* The job's time comes while an update of it is still being written:
+ * the occurrence runs once, not again when the update (whose next time
+ * was worked out before) commits. */
+static void test_update_in_flight(void **state)
+{
+	finish_at_once = true;
+	assert_int_equal(add("{\"name\":\"f\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1m\"}"),
+			 0);
+	json_t *p = json_loads("{\"name\":\"f\",\"timeout_ms\":5000}", 0, NULL);
+	answered = false;
+	sched_job_update(S, p, done_cb, NULL); /* not yet committed... */
+	json_decref(p);
+	clock_now += MIN;
+	sched_poke(S); /* ...when its 1 min comes */
+	while (!answered)
+		loop_run_once(L);
+	assert_int_equal(last.status, 0);
+	step(SEC);
+	assert_int_equal(nstarted, 1);
+	struct runs r;
+	runs_of("f", &r);
+	assert_int_equal(r.n, 1);
+	runs_free(&r);
+	json_t *j = sched_job_get(S, "f");
+	assert_int_equal(json_integer_value(json_object_get(j, "next_usec")),
+			 T0 + 2 * MIN);
+	json_decref(j);
+}
+
 static void test_add_errors_and_retry(void **state)
 {
 	const char *j = "{\"name\":\"x\",\"kind\":\"t\",\"schedule\":"
@@ -1318,6 +1348,7 @@ int main(void)
 		T(test_prepared_shutdown),
 		T(test_prepared_commit_fails),
 		T(test_prepared_and_manual),
+		T(test_update_in_flight),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
