@@ -1126,8 +1126,10 @@ watcher_fail(struct watcher *w, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(res.message, sizeof(res.message), fmt, ap);
 	va_end(ap);
-	if (w->started)
-		w->started(w->ud, &res);
+	/* The first reply, or the last if the start was told already. */
+	sched_done_fn fn = w->started ? w->started : w->finished;
+	if (fn)
+		fn(w->ud, &res);
 	free(w);
 }
 
@@ -1382,15 +1384,10 @@ static void waiter_done(struct sreq *q, int status)
 		watcher_final(w, &q->req.run);
 		return;
 	}
-	struct sched_result res = { .status = status };
-	snprintf(res.message, sizeof(res.message),
-		 "run %lld of %s ended %s, but that was not recorded: %s",
-		 (long long)q->req.run.id, q->req.run.job,
-		 store_result_names[q->req.run.result], strerror(-status));
-	sched_done_fn fn = w->started ? w->started : w->finished;
-	if (fn)
-		fn(w->ud, &res);
-	free(w);
+	watcher_fail(w, status,
+		     "run %lld of %s ended %s, but that was not recorded: %s",
+		     (long long)q->req.run.id, q->req.run.job,
+		     store_result_names[q->req.run.result], strerror(-status));
 }
 
 /* The end of a run is told to its watcher once it is committed, so that
