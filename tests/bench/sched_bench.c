@@ -25,8 +25,12 @@
  *   fire       N jobs (default 10,000) `* * * * * *` for S seconds
  *              (default 60): each run's start lateness (the time in the
  *              kind's start minus the run's scheduled second, read back
- *              from the run records by run id), and the store's group
- *              commit figures.
+ *              from the run records by run id), per second its first and
+ *              last start, and the store's group commit figures.  The S
+ *              measured seconds begin with the second whole second after
+ *              loopd's start; the runs of the one or two seconds before
+ *              them (the start's, prepared all at once or not at all) are
+ *              reported apart as the warm-up.
  *
  * --lead MS is the scheduler's lead (sched_opts.lead_ms; default
  * SCHED_LEAD_MS): runs are prepared, their `starting` records committed,
@@ -519,6 +523,21 @@ static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
 	__atomic_store_n(&SH->starts, S.n, __ATOMIC_RELAXED);
 	sched_finish(run, 0, NULL, 0);
 	return 0;
+}
+
+/* Room for n stamps, touched now: the kind's start must not pay for a
+ * realloc or a page fault inside the measured starts. */
+static void starts_reserve(size_t n)
+{
+	S.n = 0;
+	if (n <= S.cap)
+		return;
+	free(S.v);
+	S.cap = n;
+	S.v = malloc(S.cap * sizeof(*S.v));
+	if (!S.v)
+		die("out of memory");
+	memset(S.v, 0, S.cap * sizeof(*S.v));
 }
 
 static void k_stop(loopd_plugin *p, loopd_run *run)
@@ -1079,7 +1098,7 @@ static void due_measure(void *arg)
 	snprintf(path, sizeof(path), "%s/sched-bench-due.db", O.dir);
 	db_create(path, n, due_row, c);
 	daemon_init(&d);
-	S.n = 0;
+	starts_reserve((size_t)n + 1024);
 	daemon_start(&d, path, NULL);
 	if (real_usec() > c->t - 200000)
 		fprintf(stderr, "sched_bench: due: the start took until "
@@ -1201,10 +1220,11 @@ static void fire_row(void *ctx, unsigned i, struct jobrow *r)
 	r->created_usec = *created; /* next_usec null: computed at start */
 }
 
-/* The last start of each scheduled second, as a lateness; into *v (caller
- * frees), their number returned.  late[i] belongs to second sec[i]. */
-static size_t per_second_last(const int64_t *sec, const int64_t *late, size_t n,
-			      unsigned seconds, int64_t **v)
+/* The last start (first_one: the first) of each scheduled second, as a
+ * lateness; into *v (caller frees), sorted, their number returned.
+ * late[i] belongs to second sec[i]. */
+static size_t per_second(const int64_t *sec, const int64_t *late, size_t n,
+			 unsigned seconds, int64_t **v, bool first_one)
 {
 	int64_t *m = malloc(((size_t)seconds + 1) * sizeof(*m));
 	int64_t first = INT64_MAX;
@@ -1217,7 +1237,10 @@ static size_t per_second_last(const int64_t *sec, const int64_t *late, size_t n,
 		m[i] = INT64_MIN;
 	for (size_t i = 0; i < n; i++) {
 		int64_t s = (sec[i] - first) / USEC;
-		if (s >= 0 && s <= (int64_t)seconds && late[i] > m[s])
+		if (s < 0 || s > (int64_t)seconds)
+			continue;
+		if (first_one ? m[s] == INT64_MIN || late[i] < m[s]
+			      : late[i] > m[s])
 			m[s] = late[i];
 	}
 	for (unsigned i = 0; i <= seconds; i++)
@@ -1256,9 +1279,13 @@ static void fire_measure(void *arg)
 	if (so.runs_keep && so.runs_keep < secs + 10)
 		so.runs_keep = secs + 10; /* every run's record is read back */
 	daemon_init(&d);
-	S.n = 0;
+	starts_reserve((size_t)n * (secs + 3));
 	daemon_start(&d, path, &so);
-	int64_t first = (real_usec() / USEC + 1) * USEC;
+	/* The measured seconds are [first, first + secs): the seconds
+	 * before first, the start's (its runs are prepared all at once, or
+	 * not at all when the start came within the lead), are the warm-up,
+	 * reported apart. */
+	int64_t first = (real_usec() / USEC + 2) * USEC;
 	int64_t end = first + (int64_t)secs * USEC - 100000;
 	phase_over = false;
 	loop_timer(d.l, NULL, (uint64_t)(end - real_usec()) / 1000, 0,
@@ -1283,7 +1310,8 @@ static void fire_measure(void *arg)
 	runs_read(path, &rdb);
 	int64_t *late = malloc((S.n + 1) * sizeof(*late));
 	int64_t *sec = malloc((S.n + 1) * sizeof(*sec));
-	size_t m = 0, unmatched = 0;
+	size_t m = 0, unmatched = 0, warm = 0;
+	int64_t warm_max = 0;
 	if (!late || !sec)
 		die("out of memory");
 	for (size_t i = 0; i < S.n; i++) {
@@ -1294,13 +1322,24 @@ static void fire_measure(void *arg)
 			unmatched++;
 			continue;
 		}
+		if (at < first) {
+			warm++;
+			if (S.v[i].t_usec - at > warm_max)
+				warm_max = S.v[i].t_usec - at;
+			continue;
+		}
 		sec[m] = at;
 		late[m++] = S.v[i].t_usec - at;
 	}
-	int64_t *lastv;
-	size_t nsec = per_second_last(sec, late, m, secs, &lastv);
+	int64_t *lastv, *firstv;
+	size_t nsec = per_second(sec, late, m, secs, &lastv, false);
+	size_t nfirst = per_second(sec, late, m, secs, &firstv, true);
 	qsort(late, m, sizeof(*late), cmp_i64);
-	out("fire.runs_started", 0, (double)S.n, "runs", NULL);
+	out("fire.runs_started", 0, (double)m, "runs",
+	    "scheduled in the measured seconds");
+	out("fire.warmup.runs", 0, (double)warm, "runs",
+	    "scheduled before them, from loopd's start");
+	out("fire.warmup.late_max", 3, ms(warm_max), "ms", NULL);
 	out("fire.runs_skipped", 0, (double)sc.skipped, "runs",
 	    "overlap skip: the previous run not finished");
 	out("fire.runs_missed", 0, (double)sc.missed, "runs", NULL);
@@ -1315,6 +1354,8 @@ static void fire_measure(void *arg)
 	    "per second: its last start");
 	out("fire.second_last_max", 3, ms(quantile(lastv, nsec, 1)), "ms",
 	    NULL);
+	out("fire.second_first_p50", 3, ms(quantile(firstv, nfirst, 0.5)), "ms",
+	    "per second: its first start");
 	out("fire.cpu", 2, cpu / wall, "cores", "process CPU / wall time");
 	out("fire.loop_lag_p99", 3, ms((int64_t)ls.lag_p99_us), "ms",
 	    "loop timer lateness");
@@ -1323,6 +1364,7 @@ static void fire_measure(void *arg)
 	free(late);
 	free(sec);
 	free(lastv);
+	free(firstv);
 	runs_free(&rdb);
 	db_unlink(path);
 }
