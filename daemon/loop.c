@@ -1250,6 +1250,7 @@ void loop_call_enter(struct loop *l, loopd_plugin *owner, const char *what,
 void loop_call_leave(struct loop *l, struct loop_call *save)
 {
 	uint64_t ns = mono_ns() - save->t0;
+	save->ns = ns;
 	atomic_store_explicit(&l->wd.name, save->name, memory_order_relaxed);
 	atomic_store_explicit(&l->wd.what, save->what, memory_order_relaxed);
 	if (!save->owner)

@@ -158,6 +158,7 @@ struct loop_call {
 	const char *name, *what, *label;
 	loopd_plugin *owner;
 	uint64_t t0;
+	uint64_t ns; /* set by loop_call_leave: how long the call took */
 };
 void loop_call_enter(struct loop *l, loopd_plugin *owner, const char *what,
 		     struct loop_call *save);

@@ -51,9 +51,11 @@ static uint64_t started_ms[MAX_RUNS], finished_ms[MAX_RUNS]; /* loop time */
 static bool finished[MAX_RUNS]; /* by the test kind: the pointer is gone */
 static unsigned nstarted, nstopped;
 static bool finish_at_once; /* finish ok inside start */
+static bool finish_prev;    /* in a start, finish the run started before */
 static bool finish_on_stop;
 static char last_args[256];            /* the args of the latest start */
 static int64_t started_real[MAX_RUNS]; /* the injected clock then */
+static int64_t started_id[MAX_RUNS];   /* the run's id */
 static int64_t clock_now;
 
 static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
@@ -62,10 +64,20 @@ static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
 	finished[nstarted] = finish_at_once;
 	started_ms[nstarted] = loop_update_time(L);
 	started_real[nstarted] = clock_now;
+	started_id[nstarted] = sched_run_id(run);
 	snprintf(last_args, sizeof(last_args), "%s", args);
 	started[nstarted++] = run;
 	if (finish_at_once)
 		sched_finish(run, 0, "ok\n", 3);
+	if (finish_prev && nstarted > 1 && !finished[nstarted - 2]) {
+		finished[nstarted - 2] = true;
+		assert_int_equal(
+			sched_finish(started[nstarted - 2], 0, NULL, 0), 0);
+		/* Ended, if not yet recorded (in a burst): not again. */
+		assert_int_equal(
+			sched_finish(started[nstarted - 2], 1, NULL, 0),
+			-EALREADY);
+	}
 	return 0;
 }
 
@@ -113,7 +125,7 @@ static int setup(void **state)
 	snprintf(db, sizeof(db), "%s/loopd.db", dir);
 	clock_now = T0;
 	nstarted = nstopped = 0;
-	finish_at_once = finish_on_stop = false;
+	finish_at_once = finish_on_stop = finish_prev = false;
 	struct sched_opts o;
 	sched_opts_default(&o);
 	o.realtime = fake_clock;
@@ -1314,6 +1326,198 @@ static void test_prepared_and_manual(void **state)
 	runs_free(&r);
 }
 
+/* ---- many runs due at once (the burst) ---- */
+
+static int64_t next_of(const char *name)
+{
+	json_t *j = sched_job_get(S, name);
+	assert_non_null(j);
+	int64_t n = json_integer_value(json_object_get(j, "next_usec"));
+	json_decref(j);
+	return n;
+}
+
+/* NB jobs every minute, all prepared and due at T0 + 1 min: started in
+ * one wake, whose writes and events wait until the last has started. */
+#define NB 150
+
+static void add_burst(void)
+{
+	char j[160];
+	for (unsigned i = 0; i < NB; i++) {
+		snprintf(j, sizeof(j),
+			 "{\"name\":\"b%03u\",\"kind\":\"t\","
+			 "\"schedule\":\"every 1m\"}",
+			 i);
+		assert_int_equal(add(j), 0);
+	}
+	step(MIN - SEC / 2);
+	assert_int_equal(counts_now().runs_prepared, NB);
+}
+
+/* Every run of the burst: one record, ended ok, with its times in order;
+ * each job's record says so; run.started before run.finished, once each,
+ * for every run. */
+static void check_burst(json_t *events, int64_t at)
+{
+	struct runs r;
+	runs_of(NULL, &r);
+	assert_int_equal(r.n, NB);
+	for (size_t i = 0; i < r.n; i++) {
+		assert_int_equal(r.v[i].result, STORE_RESULT_OK);
+		assert_int_equal(r.v[i].scheduled_usec, at);
+		assert_int_equal(r.v[i].started_usec, at);
+		assert_true(r.v[i].finished_usec >= r.v[i].started_usec);
+		assert_true(r.v[i].finished_usec <= at + 10 * SEC);
+		json_t *j = sched_job_get(S, r.v[i].job);
+		assert_string_equal(
+			json_string_value(json_object_get(j, "last_result")),
+			"ok");
+		assert_int_equal(
+			json_integer_value(json_object_get(j, "last_run")),
+			r.v[i].id);
+		json_decref(j);
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		int started_at = -1, finished_at = -1;
+		for (size_t e = 0; e < json_array_size(events); e++) {
+			json_t *ev = json_array_get(events, e);
+			json_t *run = json_object_get(ev, "run");
+			if (json_integer_value(json_object_get(run, "id")) !=
+			    r.v[i].id)
+				continue;
+			const char *t =
+				json_string_value(json_object_get(ev, "type"));
+			int *slot = strcmp(t, "run.started") == 0
+					    ? &started_at
+					    : &finished_at;
+			assert_int_equal(*slot, -1); /* once */
+			*slot = (int)e;
+		}
+		assert_true(started_at >= 0);
+		assert_true(finished_at > started_at);
+	}
+	runs_free(&r);
+	struct sched_counts c = counts_now();
+	assert_int_equal(c.runs_inflight, 0);
+	assert_int_equal(c.runs_started, NB);
+	assert_int_equal(c.runs_finished, NB);
+	counts_agree(0, "burst");
+}
+
+/* The events of a step of the clock by d, and of then() after it (may
+ * be NULL).  Caller frees. */
+static json_t *watch_step(int64_t d, void (*then)(void))
+{
+	seen_events = json_array();
+	uint64_t tok = events_subscribe(EV, collect, NULL);
+	step(d);
+	if (then)
+		then();
+	settle();
+	events_unsubscribe(EV, tok);
+	return seen_events;
+}
+
+/* Runs their kind finishes inside its start. */
+static void test_burst_finish_inside_start(void **state)
+{
+	add_burst();
+	finish_at_once = true;
+	json_t *ev = watch_step(SEC / 2, NULL);
+	assert_int_equal(nstarted, NB);
+	check_burst(ev, T0 + MIN);
+	json_decref(ev);
+	/* Each is prepared again, and the next burst goes the same way. */
+	step(MIN - SEC / 2);
+	assert_int_equal(counts_now().runs_prepared, NB);
+	step(SEC / 2);
+	assert_int_equal(nstarted, 2 * NB);
+	no_starting_left(2 * NB);
+}
+
+static void finish_last(void)
+{
+	assert_int_equal(nstarted, NB);
+	tfinish(NB - 1, 0, NULL); /* after the burst */
+}
+
+/* A kind that ends another run of the burst from a later start (not
+ * inside that run's own start): that run's end is taken when it
+ * happens, and a second finish of it is refused (k_start). */
+static void test_burst_finish_other(void **state)
+{
+	add_burst();
+	finish_prev = true;
+	json_t *ev = watch_step(SEC / 2, finish_last);
+	check_burst(ev, T0 + MIN);
+	json_decref(ev);
+}
+
+/* Jobs due at different times, found in one wake (the loop was late):
+ * started earliest first, whatever their order in the heap. */
+static void test_burst_earliest_first(void **state)
+{
+	char j[200];
+	unsigned n = 60;
+	rng_state = test_seed_pick();
+	finish_at_once = true;
+	for (unsigned i = 0; i < n; i++) { /* T0 is 07:46:40 */
+		snprintf(j, sizeof(j),
+			 "{\"name\":\"o%02u\",\"kind\":\"t\","
+			 "\"schedule\":\"at 2026-11-18T07:46:%02uZ\"}",
+			 i, 41 + (unsigned)(rng() % 9));
+		assert_int_equal(add(j), 0);
+	}
+	step(10 * SEC); /* all due, none missed (late by 10 s or less) */
+	assert_int_equal(nstarted, n);
+	struct runs r;
+	runs_of(NULL, &r);
+	assert_int_equal(r.n, n);
+	int64_t prev = 0;
+	for (unsigned i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < r.n && r.v[k].id != started_id[i])
+			k++;
+		assert_true(k < r.n);
+		assert_int_equal(r.v[k].result, STORE_RESULT_OK);
+		assert_true(r.v[k].scheduled_usec >= prev);
+		prev = r.v[k].scheduled_usec;
+	}
+	runs_free(&r);
+}
+
+/* Next fire times are remembered (one cal_next answers every job of a
+ * schedule due at the same second); jobs that differ in zone or, for
+ * `every`, in anchor must not share the answer. */
+static void test_next_not_shared(void **state)
+{
+	assert_int_equal(add("{\"name\":\"u\",\"kind\":\"t\",\"tz\":\"UTC\","
+			     "\"schedule\":\"0 3 * * *\"}"),
+			 0);
+	assert_int_equal(add("{\"name\":\"ny\",\"kind\":\"t\","
+			     "\"tz\":\"America/New_York\","
+			     "\"schedule\":\"0 3 * * *\"}"),
+			 0);
+	assert_int_equal(add("{\"name\":\"e1\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1h\"}"),
+			 0);
+	step(30 * SEC);
+	assert_int_equal(add("{\"name\":\"e2\",\"kind\":\"t\","
+			     "\"schedule\":\"every 1h\"}"),
+			 0);
+	/* From 07:47 UTC (02:47 in New York): 03:00 UTC tomorrow; 03:00
+	 * EST today, 08:00 UTC. */
+	assert_int_equal(next_of("u"), 1795057200000000LL);
+	assert_int_equal(next_of("ny"), 1794988800000000LL);
+	/* A step back of 5 h, to 02:47 UTC (21:47 the day before in New
+	 * York): every schedule from the same instant. */
+	step(-5 * HOUR);
+	assert_int_equal(next_of("u"), 1794970800000000LL);
+	assert_int_equal(next_of("ny"), 1794988800000000LL);
+	assert_int_equal(next_of("e2") - next_of("e1"), 30 * SEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1349,6 +1553,10 @@ int main(void)
 		T(test_prepared_commit_fails),
 		T(test_prepared_and_manual),
 		T(test_update_in_flight),
+		T(test_burst_finish_inside_start),
+		T(test_burst_finish_other),
+		T(test_burst_earliest_first),
+		T(test_next_not_shared),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
