@@ -15,6 +15,9 @@
 #   - the runs the kill left 'starting' or 'running' are exactly the ones
 #     the restart marks 'interrupted' (its log line gives the count), and
 #     no run older than the restart is 'starting'/'running' after it;
+#     among them the runs prepared ahead of their time (started_usec
+#     null: committed up to 1 s early), which the kills must have caught
+#     at least once;
 # and at the end, after a clean shutdown: no 'starting'/'running' run at
 # all, PRAGMA integrity_check = ok, and the same checks once more.
 # One restart in four is also killed blindly, 0-150 ms after it began (in
@@ -115,8 +118,10 @@ kill_now() {
 	done
 	adders=
 	[ -f "$db" ] || return 0
-	IFS='|' read -r inflight maxid < <(q "SELECT count(*) FILTER (WHERE result IN
-		('starting','running')), coalesce(max(id), 0) FROM runs")
+	IFS='|' read -r inflight maxid prepared < <(q "SELECT count(*) FILTER (WHERE result IN
+		('starting','running')), coalesce(max(id), 0), count(*) FILTER
+		(WHERE result = 'starting' AND started_usec IS NULL) FROM runs")
+	prepared_total=$((prepared_total + ${prepared:-0}))
 	check_adds "round $round, after the kill"
 }
 
@@ -143,6 +148,7 @@ msleep() { # msleep MS
 }
 inflight=0
 maxid=0
+prepared_total=0
 round=0
 blind=0
 launch
@@ -210,10 +216,13 @@ ic=$(q "PRAGMA integrity_check")
 [ "$ic" = ok ] || fail "integrity_check: $ic"
 check_adds "the end"
 check_runs "the end"
+[ "$prepared_total" -gt 0 ] ||
+	fail "no kill caught a run prepared ahead of its time (seed $SEED)"
 runs=$(q "SELECT count(*) FROM runs")
 interrupted=$(q "SELECT count(*) FROM runs WHERE result = 'interrupted'")
 njobs=$(q "SELECT count(*) FROM jobs")
 started=$(cat "$tmp"/ran.* | wc -l)
 echo "kill9_runs: $((rounds + blind)) kills, $blind of them blind (seed $SEED): $(sort -u "$tmp/acked" | wc -l) acknowledged adds all present ($njobs jobs)," \
-	"$started exec runs started, $runs runs recorded, $interrupted interrupted, integrity_check ok"
+	"$started exec runs started, $runs runs recorded, $interrupted interrupted" \
+	"(of which $prepared_total prepared ahead, not yet started), integrity_check ok"
 echo "PASS: kill9_runs"
