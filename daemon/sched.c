@@ -113,10 +113,11 @@ struct loopd_run {
 	enum run_phase phase;
 	enum stop_why why;
 	uint32_t pidx; /* in s->prep, while prepared */
-	/* Started in the wake's burst (see burst_flush): its `running`
-	 * write and event wait in s->burst[bidx]; and, when its kind
-	 * finished it inside start, its end (result, exit code, time). */
-	uint32_t bidx;
+	/* Started in the wake's burst (see burst_apply): its `running`
+	 * write and event wait in s->burst[bidx] (in_burst); and, once its
+	 * kind ended it, its end in s->burst[eidx] (end_pending: result,
+	 * exit code, time). */
+	uint32_t bidx, eidx;
 	bool in_burst, end_pending;
 	bool host_finished; /* finished by the host: ignore the kind's */
 	struct store_run r; /* the record: id, times, result */
@@ -214,10 +215,14 @@ struct sched {
 	struct loopd_run *runs;  /* in flight, and host-finished ones kept */
 	struct loopd_run **prep; /* prepared runs, in no order; NULL: a hole */
 	size_t nprep, prep_cap, prep_live;
-	/* Runs started in this wake's burst (NULL: freed since). */
+	/* The wake's burst: the starts and ends of its runs not yet applied,
+	 * in the order they happened (run NULL: freed since). */
 	bool bursting;
 	struct loopd_run *in_start; /* the run whose kind's start is running */
-	struct loopd_run **burst;
+	struct burst_ent {
+		struct loopd_run *run;
+		bool end;
+	} * burst;
 	size_t nburst, burst_cap;
 	int64_t lead_usec;
 	uint64_t next_token;
@@ -250,7 +255,7 @@ struct sched {
 #define UNWRITTEN_OUTPUT   (16u << 20)
 
 static void arm(struct sched *s);
-static void clock_arm(struct sched *s, int64_t usec);
+static bool clock_arm(struct sched *s, int64_t usec);
 static void run_start(struct sjob *job, enum store_trigger trig,
 		      int64_t sched_usec, int64_t attempt, struct watcher *w,
 		      bool force);
@@ -1237,7 +1242,9 @@ static void run_free(struct loopd_run *run)
 	run_set_phase(run, RP_DONE);
 	run_update_detach(run);
 	if (run->in_burst)
-		run->s->burst[run->bidx] = NULL;
+		run->s->burst[run->bidx].run = NULL;
+	if (run->end_pending)
+		run->s->burst[run->eidx].run = NULL;
 	*run->pprev = run->next;
 	if (run->next)
 		run->next->pprev = run->pprev;
@@ -1656,21 +1663,30 @@ static void run_end(struct loopd_run *run, enum store_result result,
 	run_end_at(run, result, exit_code, now_usec(run->s));
 }
 
-/* The kind ended the run: now, or, for a run started in the burst, once
- * the burst's runs have all started (burst_flush), with the time it ended
+static bool burst_push(struct sched *s, struct loopd_run *run, bool end,
+		       uint32_t *idx);
+static void burst_apply(struct sched *s);
+
+/* The kind ended the run.  A run started in the burst ends once the
+ * burst's runs have all started (burst_apply), with the time it ended
  * (for one that ended inside its own start, the time the start returned:
- * run_go). */
+ * run_go).  Any other run ends now, after what the burst has logged so
+ * far, so that ends take effect in the order they happened (a job's
+ * last run is the one that ended last). */
 static void run_ends(struct loopd_run *run, enum store_result result,
 		     int64_t exit_code)
 {
-	if (!run->in_burst) {
-		run_end(run, result, exit_code);
+	struct sched *s = run->s;
+	if (run->in_burst && burst_push(s, run, true, &run->eidx)) {
+		run->end_pending = true;
+		run->end_result = result;
+		run->end_code = exit_code;
+		run->end_usec = run == s->in_start ? STORE_NULL : now_usec(s);
 		return;
 	}
-	run->end_pending = true;
-	run->end_result = result;
-	run->end_code = exit_code;
-	run->end_usec = run == run->s->in_start ? STORE_NULL : now_usec(run->s);
+	if (s->bursting)
+		burst_apply(s);
+	run_end(run, result, exit_code);
 }
 
 /* The result of a run the kind finished with status. */
@@ -2026,50 +2042,72 @@ static void run_committed(struct sreq *q, int status)
  * loop thread, so each start delays every start after it.  In a wake
  * (s->bursting) a start does only what the start needs: the kind's
  * start.  Its `running` write and run.started event, and the end of a
- * run its kind finished inside start (the result, the job's record,
- * retries, queued runs: run_end), wait in s->burst until the wake's due
- * jobs have all started.  The records are the same (the run's times
- * are taken when they happen); only their writes come a little later,
- * and still in order. */
+ * run its kind finished inside start or that a later start ended (the
+ * result, the job's record, retries, queued runs: run_end), wait in
+ * s->burst, a log in the order they happened, until the wake's due jobs
+ * have all started.  The records are the same (the run's times are
+ * taken when they happen); only their writes come a little later, and
+ * in the same order.  A run from outside the burst that ends meanwhile
+ * ends at once, after the log so far (run_ends). */
 
-/* True when run's start is in the burst (its writes wait); false
- * outside one, or out of memory (they are done now). */
-static bool burst_add(struct sched *s, struct loopd_run *run)
+/* Logs a start (end false) or an end of run, at *idx.  False when
+ * there is no burst or no memory (then it happens now). */
+static bool burst_push(struct sched *s, struct loopd_run *run, bool end,
+		       uint32_t *idx)
 {
 	if (!s->bursting)
 		return false;
 	if (s->nburst == s->burst_cap) {
 		size_t n = s->burst_cap ? s->burst_cap * 2 : 1024;
-		struct loopd_run **v = realloc(s->burst, n * sizeof(*v));
+		struct burst_ent *v = realloc(s->burst, n * sizeof(*v));
 		if (!v)
 			return false;
 		s->burst = v;
 		s->burst_cap = n;
 	}
-	run->bidx = (uint32_t)s->nburst;
-	run->in_burst = true;
-	s->burst[s->nburst++] = run;
+	*idx = (uint32_t)s->nburst;
+	s->burst[s->nburst++] = (struct burst_ent){ run, end };
 	return true;
 }
 
-/* The burst's starts are done: what they left, in start order. */
-static void burst_flush(struct sched *s)
+/* True when run's start is in the burst (its writes wait). */
+static bool burst_add(struct sched *s, struct loopd_run *run)
 {
-	s->bursting = false;
+	if (!burst_push(s, run, false, &run->bidx))
+		return false;
+	run->in_burst = true;
+	return true;
+}
+
+/* What the burst logged, in order: a start's `running` write and
+ * run.started; an end's run_end.  (Also mid-burst, before a run from
+ * outside the burst ends: see run_ends.) */
+static void burst_apply(struct sched *s)
+{
 	for (size_t i = 0; i < s->nburst; i++) {
-		struct loopd_run *run = s->burst[i];
+		struct burst_ent e = s->burst[i];
+		struct loopd_run *run = e.run;
 		if (!run)
 			continue;
-		run->in_burst = false;
-		run_update(s, run);
-		run_event(s, "run.started", run);
-		if (run->end_pending) {
-			run->end_pending = false;
-			run_end_at(run, run->end_result, run->end_code,
-				   run->end_usec);
+		if (!e.end) {
+			run->in_burst = false;
+			run_update(s, run);
+			run_event(s, "run.started", run);
+			continue;
 		}
+		run->end_pending = false;
+		run_end_at(run, run->end_result, run->end_code,
+			   run->end_usec != STORE_NULL ? run->end_usec
+						       : now_usec(s));
 	}
 	s->nburst = 0;
+}
+
+/* The burst's starts are done. */
+static void burst_flush(struct sched *s)
+{
+	burst_apply(s);
+	s->bursting = false;
 }
 
 /* The run's `starting` record is committed: the kind's start. */
@@ -2523,7 +2561,11 @@ static void arm(struct sched *s)
 	if (s->tfd_watch > 0 && s->o.realtime == real_now && ms > 0 &&
 	    ms < SCHED_MAX_SLEEP_MS && due != s->tfd_due) {
 		s->tfd_due = due;
-		clock_arm(s, due);
+		if (clock_arm(s, due)) { /* the clock was set: wake now */
+			close_timer(s, &s->timer);
+			s->timer = loop_timer(s->loop, NULL, 0, 0, wake, s);
+			s->timer_due = now;
+		}
 	}
 }
 
@@ -2535,20 +2577,30 @@ void sched_poke(struct sched *s)
 	}
 }
 
-/* The wall clock was set (TFD_TIMER_CANCEL_ON_SET): look again now. */
+/* "Never" for the clock timerfd: far beyond 2038 where time_t allows
+ * (INT32_MAX would be a time in the past then, and fire at once). */
+#define CLOCK_NEVER_SEC \
+	(sizeof(time_t) > 4 ? (time_t)((int64_t)1 << 40) : (time_t)INT32_MAX)
+
 /* Arms the clock timerfd for the wall-clock time usec (INT64_MAX: never),
- * cancelled on any setting of the clock. */
-static void clock_arm(struct sched *s, int64_t usec)
+ * cancelled on any setting of the clock.  True when a setting of the
+ * clock had not been read yet: arming clears it, so the caller must look
+ * at the clock itself. */
+static bool clock_arm(struct sched *s, int64_t usec)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = INT32_MAX } };
+	struct itimerspec its = { .it_value = { .tv_sec = CLOCK_NEVER_SEC } };
+	uint64_t n;
+	if (s->tfd < 0)
+		return false;
+	bool was_set = read(s->tfd, &n, sizeof(n)) < 0 && errno == ECANCELED;
 	if (usec != INT64_MAX && usec > 0) {
 		its.it_value.tv_sec = usec / 1000000;
 		its.it_value.tv_nsec = usec % 1000000 * 1000;
 	}
-	if (s->tfd >= 0 &&
-	    timerfd_settime(s->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+	if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
 			    &its, NULL) < 0)
 		log_warn("clock timerfd");
+	return was_set;
 }
 
 /* The clock timerfd: the earliest due time came, or the clock was set. */
@@ -2560,13 +2612,13 @@ static void clock_set(loopd_plugin *unused, void *ud, int fd, int revents)
 	    errno != EAGAIN)
 		log_warn("clock timerfd");
 	s->tfd_due = INT64_MAX;
-	clock_arm(s, INT64_MAX); /* a cancelled timerfd must be set again */
+	(void)clock_arm(s, INT64_MAX); /* cancelled: it must be set again */
 	sched_poke(s);
 }
 
 static void clock_watch(struct sched *s)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = INT32_MAX } };
+	struct itimerspec its = { .it_value = { .tv_sec = CLOCK_NEVER_SEC } };
 	s->tfd_due = INT64_MAX;
 	s->tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->tfd < 0 ||

@@ -50,8 +50,10 @@ static loopd_run *started[MAX_RUNS];
 static uint64_t started_ms[MAX_RUNS], finished_ms[MAX_RUNS]; /* loop time */
 static bool finished[MAX_RUNS]; /* by the test kind: the pointer is gone */
 static unsigned nstarted, nstopped;
-static bool finish_at_once; /* finish ok inside start */
-static bool finish_prev;    /* in a start, finish the run started before */
+static bool finish_at_once;   /* finish ok inside start */
+static bool finish_prev;      /* in a start, finish the run started before */
+static int finish_older = -1; /* in a start, then finish run i, so */
+static int finish_older_status;
 static bool finish_on_stop;
 static char last_args[256];            /* the args of the latest start */
 static int64_t started_real[MAX_RUNS]; /* the injected clock then */
@@ -69,6 +71,14 @@ static int k_start(loopd_plugin *p, loopd_run *run, const char *args)
 	started[nstarted++] = run;
 	if (finish_at_once)
 		sched_finish(run, 0, "ok\n", 3);
+	if (finish_older >= 0 && (unsigned)finish_older < nstarted - 1 &&
+	    !finished[finish_older]) {
+		finished[finish_older] = true;
+		assert_int_equal(sched_finish(started[finish_older],
+					      finish_older_status, NULL, 0),
+				 0);
+		finish_older = -1;
+	}
 	if (finish_prev && nstarted > 1 && !finished[nstarted - 2]) {
 		finished[nstarted - 2] = true;
 		assert_int_equal(
@@ -126,6 +136,7 @@ static int setup(void **state)
 	clock_now = T0;
 	nstarted = nstopped = 0;
 	finish_at_once = finish_on_stop = finish_prev = false;
+	finish_older = -1;
 	struct sched_opts o;
 	sched_opts_default(&o);
 	o.realtime = fake_clock;
@@ -1454,6 +1465,47 @@ static void test_burst_finish_other(void **state)
 	json_decref(ev);
 }
 
+/* A run of the burst ends inside its start, then, still inside it, the
+ * kind ends an older run of the same job (overlap allow): the ends take
+ * effect in that order, so the job's last run is the older one, which
+ * ended last, and the events say so. */
+static void test_burst_end_order(void **state)
+{
+	assert_int_equal(add("{\"name\":\"a\",\"kind\":\"t\",\"schedule\":"
+			     "\"every 1m\",\"overlap\":\"allow\"}"),
+			 0);
+	step(MIN - SEC / 2);
+	step(SEC / 2); /* R0 runs */
+	assert_int_equal(nstarted, 1);
+	step(MIN - SEC / 2); /* R1 prepared */
+	finish_at_once = true;
+	finish_older = 0; /* then R0 fails */
+	finish_older_status = 1;
+	json_t *ev = watch_step(SEC / 2, NULL);
+	assert_int_equal(nstarted, 2);
+	json_t *j = sched_job_get(S, "a");
+	assert_int_equal(json_integer_value(json_object_get(j, "last_run")),
+			 started_id[0]);
+	assert_string_equal(
+		json_string_value(json_object_get(j, "last_result")), "failed");
+	json_decref(j);
+	static const char *const want[][2] = { { "run.started", "1" },
+					       { "run.finished", "1" },
+					       { "run.finished", "0" } };
+	assert_int_equal(json_array_size(ev), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *e = json_array_get(ev, i);
+		assert_string_equal(
+			json_string_value(json_object_get(e, "type")),
+			want[i][0]);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_object_get(e, "run"), "id")),
+				 started_id[want[i][1][0] - '0']);
+	}
+	json_decref(ev);
+	counts_agree(0, "end order");
+}
+
 /* Jobs due at different times, found in one wake (the loop was late):
  * started earliest first, whatever their order in the heap. */
 static void test_burst_earliest_first(void **state)
@@ -1555,6 +1607,7 @@ int main(void)
 		T(test_update_in_flight),
 		T(test_burst_finish_inside_start),
 		T(test_burst_finish_other),
+		T(test_burst_end_order),
 		T(test_burst_earliest_first),
 		T(test_next_not_shared),
 #undef T
