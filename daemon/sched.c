@@ -2394,10 +2394,12 @@ static void check_clock(struct sched *s, int64_t real)
 		reanchor(s, real);
 }
 
+#define WAKE_MIN 1024
+
 /* Room for twice as many in s->woke, s->woke_tmp and s->woke_at. */
 static int wake_room(struct sched *s)
 {
-	size_t n = s->woke_cap ? s->woke_cap * 2 : 1024;
+	size_t n = s->woke_cap ? s->woke_cap * 2 : WAKE_MIN;
 	struct hent *v = realloc(s->woke, n * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -2488,6 +2490,29 @@ full:
 	wake_radix(s, true); /* stable: by address within a key */
 }
 
+/* Room for a wake of n jobs, made now rather than in it: the runs just
+ * prepared start together in a later wake, and the first large
+ * allocation after many small frees can take the allocator most of a
+ * millisecond (glibc consolidates its fast bins: 0.74 ms measured with
+ * 10,000 runs) before the first of them starts.  Out of memory: the wake
+ * grows them itself. */
+static void wake_reserve(struct sched *s, size_t n)
+{
+	while (s->woke_cap < n && wake_room(s) == 0)
+		;
+	n *= 2; /* a start and an end each */
+	if (n > s->burst_cap) {
+		size_t c = s->burst_cap ? s->burst_cap : WAKE_MIN;
+		while (c < n)
+			c *= 2;
+		struct burst_ent *v = realloc(s->burst, c * sizeof(*v));
+		if (v) {
+			s->burst = v;
+			s->burst_cap = c;
+		}
+	}
+}
+
 /* One round of a wake: the collected jobs that are due start (the
  * burst), then each is moved to its next time, then those due within
  * the lead are prepared (after the starts, so that preparing the next
@@ -2516,6 +2541,7 @@ static void wake_round(struct sched *s, int64_t now)
 		job_unref(job);
 	}
 	s->nwoke = 0;
+	wake_reserve(s, s->prep_live);
 }
 
 static void wake(loopd_plugin *unused, void *ud)
