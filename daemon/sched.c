@@ -198,7 +198,7 @@ struct sched {
 		int64_t anchor, after, next;
 	} memo; /* see job_next_after */
 	/* wake_round's jobs (with their keys), each with a reference; the
-	 * other buffer of wake_sort; their heap positions, as collected. */
+	 * other buffer of wake_radix; their heap positions, as collected. */
 	struct hent *woke, *woke_tmp;
 	uint32_t *woke_at;
 	size_t nwoke, woke_cap;
