@@ -638,29 +638,29 @@ static void heap_build(struct sched *s)
 
 /* Makes room for one more in the job array *v of *cap: doubles it when
  * full (n == *cap).  0 or -ENOMEM (the array is unchanged). */
-static int jobs_room(struct sjob ***v, size_t n, size_t *cap)
+/* The array v of *cap elements of size elem, with room for need: v
+ * itself, or v grown (the capacity doubled from 1024 until it holds
+ * need, *cap updated).  NULL when out of memory (v and *cap unchanged). */
+static void *array_room(void *v, size_t *cap, size_t need, size_t elem)
 {
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 1024;
-	struct sjob **nv = realloc(*v, c * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = c;
-	return 0;
+	if (need <= *cap)
+		return v;
+	size_t c = *cap ? *cap : 1024;
+	while (c < need)
+		c *= 2;
+	void *nv = realloc(v, c * elem);
+	if (nv)
+		*cap = c;
+	return nv;
 }
 
 static int heap_insert(struct sched *s, struct sjob *j)
 {
-	if (s->nheap == s->heap_cap) {
-		size_t c = s->heap_cap ? s->heap_cap * 2 : 1024;
-		struct hent *v = realloc(s->heap, c * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->heap = v;
-		s->heap_cap = c;
-	}
+	struct hent *v =
+		array_room(s->heap, &s->heap_cap, s->nheap + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->heap = v;
 	heap_set(s, s->nheap++, (struct hent){ j->due, j });
 	heap_up(s, j->hidx);
 	return 0;
@@ -1046,8 +1046,10 @@ struct loading {
 static int load_one(void *ctx, struct store_job *rec)
 {
 	struct loading *ld = ctx;
-	if (jobs_room(&ld->v, ld->n, &ld->cap) < 0)
+	struct sjob **v = array_room(ld->v, &ld->cap, ld->n + 1, sizeof(*v));
+	if (!v)
 		return -ENOMEM;
+	ld->v = v;
 	struct sjob *job = load_job(ld->s, rec);
 	if (!job)
 		return -ENOMEM;
@@ -2057,14 +2059,11 @@ static bool burst_push(struct sched *s, struct loopd_run *run, bool end,
 {
 	if (!s->bursting)
 		return false;
-	if (s->nburst == s->burst_cap) {
-		size_t n = s->burst_cap ? s->burst_cap * 2 : 1024;
-		struct burst_ent *v = realloc(s->burst, n * sizeof(*v));
-		if (!v)
-			return false;
-		s->burst = v;
-		s->burst_cap = n;
-	}
+	struct burst_ent *v =
+		array_room(s->burst, &s->burst_cap, s->nburst + 1, sizeof(*v));
+	if (!v)
+		return false;
+	s->burst = v;
 	*idx = (uint32_t)s->nburst;
 	s->burst[s->nburst++] = (struct burst_ent){ run, end };
 	return true;
@@ -2394,24 +2393,22 @@ static void check_clock(struct sched *s, int64_t real)
 		reanchor(s, real);
 }
 
-#define WAKE_MIN 1024
-
-/* Room for twice as many in s->woke, s->woke_tmp and s->woke_at. */
-static int wake_room(struct sched *s)
+/* Room for need in s->woke, s->woke_tmp and s->woke_at (one capacity). */
+static int wake_room(struct sched *s, size_t need)
 {
-	size_t n = s->woke_cap ? s->woke_cap * 2 : WAKE_MIN;
-	struct hent *v = realloc(s->woke, n * sizeof(*v));
+	size_t c1 = s->woke_cap, c2 = c1, c3 = c1;
+	struct hent *v = array_room(s->woke, &c1, need, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	s->woke = v;
-	if (!(v = realloc(s->woke_tmp, n * sizeof(*v))))
+	if (!(v = array_room(s->woke_tmp, &c2, need, sizeof(*v))))
 		return -ENOMEM;
 	s->woke_tmp = v;
-	uint32_t *a = realloc(s->woke_at, n * sizeof(*a));
+	uint32_t *a = array_room(s->woke_at, &c3, need, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	s->woke_at = a;
-	s->woke_cap = n;
+	s->woke_cap = c1;
 	return 0;
 }
 
@@ -2468,8 +2465,7 @@ static void wake_collect(struct sched *s, int64_t now)
 {
 	size_t n = 0;
 	s->nwoke = 0;
-	if (!s->nheap || s->heap[0].due > now ||
-	    (s->woke_cap == 0 && wake_room(s) < 0))
+	if (!s->nheap || s->heap[0].due > now || wake_room(s, 1) < 0)
 		return;
 	s->woke_at[n++] = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -2477,7 +2473,7 @@ static void wake_collect(struct sched *s, int64_t now)
 		for (size_t e = c + 2; c < e && c < s->nheap; c++) {
 			if (s->heap[c].due > now)
 				continue;
-			if (n == s->woke_cap && wake_room(s) < 0)
+			if (wake_room(s, n + 1) < 0)
 				goto full; /* the rest in the next round */
 			s->woke_at[n++] = (uint32_t)c;
 		}
@@ -2498,19 +2494,12 @@ full:
  * grows them itself. */
 static void wake_reserve(struct sched *s, size_t n)
 {
-	while (s->woke_cap < n && wake_room(s) == 0)
-		;
-	n *= 2; /* a start and an end each */
-	if (n > s->burst_cap) {
-		size_t c = s->burst_cap ? s->burst_cap : WAKE_MIN;
-		while (c < n)
-			c *= 2;
-		struct burst_ent *v = realloc(s->burst, c * sizeof(*v));
-		if (v) {
-			s->burst = v;
-			s->burst_cap = c;
-		}
-	}
+	(void)wake_room(s, n);
+	/* a start and an end each */
+	struct burst_ent *v =
+		array_room(s->burst, &s->burst_cap, 2 * n, sizeof(*v));
+	if (v)
+		s->burst = v;
 }
 
 /* One round of a wake: the collected jobs that are due start (the
